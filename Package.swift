@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Sketchgrad",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Sketchgrad", targets: ["Tensor", "Autograd", "Estimators", "NN"]),
+        .executable(name: "sketchgrad-bench", targets: ["sketchgrad-bench"]),
+        .executable(name: "llama-pretrain", targets: ["llama-pretrain"]),
+        .executable(name: "llama-gradients", targets: ["llama-gradients"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+        .target(name: "Tensor", dependencies: ["COpenBLAS"]),
+        .target(name: "Autograd", dependencies: ["Tensor"]),
+        .target(name: "Estimators", dependencies: ["Tensor", "Autograd"]),
+        .target(name: "NN", dependencies: ["Tensor", "Autograd", "Estimators"]),
+
+        .executableTarget(
+            name: "sketchgrad-bench",
+            dependencies: ["Tensor", "Autograd", "Estimators", "NN", "COpenBLAS"],
+            path: "Examples/sketchgrad-bench"),
+        .executableTarget(
+            name: "llama-pretrain",
+            dependencies: ["Tensor", "Autograd", "Estimators", "NN",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/llama-pretrain"),
+        .executableTarget(
+            name: "llama-gradients",
+            dependencies: ["Tensor", "Autograd", "Estimators", "NN"],
+            path: "Examples/llama-gradients"),
+
+        .target(name: "TestSupport", dependencies: ["Tensor", "Autograd"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
+        .testTarget(name: "AutogradTests", dependencies: ["Tensor", "Autograd", "TestSupport"]),
+        .testTarget(name: "EstimatorsTests", dependencies: ["Tensor", "Autograd", "Estimators", "TestSupport"]),
+        .testTarget(name: "NNTests", dependencies: ["Tensor", "Autograd", "Estimators", "NN", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

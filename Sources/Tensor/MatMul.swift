@@ -1,0 +1,65 @@
+import COpenBLAS
+
+/// Matrix products through `cblas_sgemm`; transposes are passed as flags, never materialised.
+extension Tensor {
+    /// `op(a) · op(b)` where `op` transposes the last two axes when asked.
+    ///
+    /// - `a` (M, K) or (..., M, K), `b` (K, N): leading dims of `a` fold into M (one sgemm) when
+    ///   `a` is not transposed; otherwise one sgemm per batch.
+    /// - `a` (B..., M, K), `b` (B..., K, N): batched, one sgemm per batch.
+    /// - Returns: (..., M, N).
+    public static func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+        precondition(a.rank >= 2 && b.rank >= 2, "matmul: needs rank ≥ 2, got \(a.shape) and \(b.shape)")
+        let (ar, ac) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
+        let (br, bc) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
+        let (m, k) = transposeA ? (ac, ar) : (ar, ac)
+        let (k2, n) = transposeB ? (bc, br) : (br, bc)
+        precondition(k == k2, "matmul: inner dimensions differ: \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "")")
+        let aBatch = Array(a.shape.dropLast(2)), bBatch = Array(b.shape.dropLast(2))
+        if b.rank == 2 && !transposeA {
+            var out = Tensor(uninitializedShape: aBatch + [m, n])
+            let rows = a.count / Swift.max(k, 1)
+            sgemm(a.pointer, transposeA: false, b.pointer, transposeB: transposeB, out.storage.base,
+                  m: a.count == 0 ? 0 : rows, n: n, k: k, lda: ac, ldb: bc, ldc: n, alpha: 1, beta: 0)
+            return out
+        }
+        precondition(bBatch.isEmpty || aBatch == bBatch, "matmul: batch dimensions differ: \(a.shape) · \(b.shape)")
+        let batch = aBatch.reduce(1, *)
+        var out = Tensor(uninitializedShape: aBatch + [m, n])
+        let aStride = ar * ac, bStride = bBatch.isEmpty ? 0 : br * bc
+        for i in 0..<batch {
+            sgemm(a.pointer + i * aStride, transposeA: transposeA, b.pointer + i * bStride, transposeB: transposeB,
+                  out.storage.base + i * m * n, m: m, n: n, k: k, lda: ac, ldb: bc, ldc: n, alpha: 1, beta: 0)
+        }
+        return out
+    }
+
+    /// In place: `self = alpha · op(a)·op(b) + beta · self` for 2-D operands (a, b may have
+    /// leading dims folded into rows when not transposed). Used to accumulate gradients.
+    public mutating func addMatmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false,
+                                   alpha: Float = 1, beta: Float = 1) {
+        let ac = a.shape[a.rank - 1], ar = a.count / Swift.max(ac, 1)
+        let bc = b.shape[b.rank - 1], br = b.count / Swift.max(bc, 1)
+        let (m, k) = transposeA ? (ac, ar) : (ar, ac)
+        let (k2, n) = transposeB ? (bc, br) : (br, bc)
+        precondition(k == k2 && count == m * n && shape.last == n,
+                     "addMatmul: \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "") does not fit \(shape)")
+        ensureUnique()
+        Tensor.sgemm(a.pointer, transposeA: transposeA, b.pointer, transposeB: transposeB, storage.base,
+                     m: m, n: n, k: k, lda: ac, ldb: bc, ldc: n, alpha: alpha, beta: beta)
+    }
+
+    /// Row-major `cblas_sgemm`.
+    @inline(__always)
+    public static func sgemm(_ a: UnsafePointer<Float>, transposeA: Bool, _ b: UnsafePointer<Float>, transposeB: Bool,
+                             _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldc: Int,
+                             alpha: Float, beta: Float) {
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            if beta == 0 { c.update(repeating: 0, count: m * ldc) } else { for i in 0..<m * ldc { c[i] *= beta } }
+            return
+        }
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+
+/// What a block of tensor memory is used for. Every `TensorStorage` belongs to exactly one.
+public enum MemoryCategory: Int, CaseIterable, Sendable, CustomStringConvertible {
+    case parameter, gradient, optimizer, activation, workspace
+
+    public var description: String {
+        switch self {
+        case .parameter: return "parameter"
+        case .gradient: return "gradient"
+        case .optimizer: return "optimizer"
+        case .activation: return "activation"
+        case .workspace: return "workspace"
+        }
+    }
+}
+
+/// Live and peak bytes, in total and per category, as counted by the tensor allocator.
+/// Counts are of requested bytes (`count * 4`), so they are exact for known allocations.
+public struct MemoryStats: Sendable, Equatable {
+    public var live: [Int]
+    public var peak: [Int]
+    public var liveTotal: Int
+    public var peakTotal: Int
+    /// Bytes kept by the allocator's buffer cache (free blocks ready for reuse); part of RSS, not of `live`.
+    public var cached: Int
+
+    public func live(_ c: MemoryCategory) -> Int { live[c.rawValue] }
+    public func peak(_ c: MemoryCategory) -> Int { peak[c.rawValue] }
+
+    /// `{"parameter": bytes, ...}` of the peak per category plus `total`.
+    public var peakByCategory: [String: Int] {
+        var d: [String: Int] = ["total": peakTotal]
+        for c in MemoryCategory.allCases { d[c.description] = peak[c.rawValue] }
+        return d
+    }
+}
+
+/// The tensor allocator: a size-keyed cache of 64-byte aligned blocks plus exact accounting.
+///
+/// Freed blocks are kept for reuse (a training step allocates the same sizes every step, so after
+/// the first step there are no page faults); `releaseCache()` returns them to the system.
+/// Categories come from the innermost `withCategory` scope (default `.activation`).
+public enum Memory {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var liveBytes = [Int](repeating: 0, count: MemoryCategory.allCases.count)
+    nonisolated(unsafe) private static var peakBytes = [Int](repeating: 0, count: MemoryCategory.allCases.count)
+    nonisolated(unsafe) private static var liveTotal = 0
+    nonisolated(unsafe) private static var peakTotal = 0
+    nonisolated(unsafe) private static var freeBlocks: [Int: [UnsafeMutableRawPointer]] = [:]
+    nonisolated(unsafe) private static var cachedBytes = 0
+    nonisolated(unsafe) private static var categoryStack: [MemoryCategory] = []
+
+    /// Upper bound on cached free blocks; beyond it freed blocks go back to the system.
+    nonisolated(unsafe) public static var cacheLimit = 4 << 30
+
+    /// The category new tensors are counted under.
+    public static var currentCategory: MemoryCategory {
+        lock.lock(); defer { lock.unlock() }
+        return categoryStack.last ?? .activation
+    }
+
+    /// Runs `body` with tensors allocated inside it counted under `category`.
+    @discardableResult
+    public static func withCategory<T>(_ category: MemoryCategory, _ body: () throws -> T) rethrows -> T {
+        lock.lock(); categoryStack.append(category); lock.unlock()
+        defer { lock.lock(); categoryStack.removeLast(); lock.unlock() }
+        return try body()
+    }
+
+    public static var stats: MemoryStats {
+        lock.lock(); defer { lock.unlock() }
+        return MemoryStats(live: liveBytes, peak: peakBytes, liveTotal: liveTotal, peakTotal: peakTotal, cached: cachedBytes)
+    }
+
+    /// Sets every peak to the current live value.
+    public static func resetPeak() {
+        lock.lock(); defer { lock.unlock() }
+        peakBytes = liveBytes
+        peakTotal = liveTotal
+    }
+
+    /// Runs `body` and returns the peaks reached inside it (absolute bytes, including what was live
+    /// before). Nesting is safe: the enclosing scope's peaks still see the inner peaks.
+    public static func measure<T>(_ body: () throws -> T) rethrows -> (result: T, stats: MemoryStats) {
+        lock.lock()
+        let outerPeak = peakBytes, outerTotal = peakTotal
+        peakBytes = liveBytes; peakTotal = liveTotal
+        lock.unlock()
+        let result = try body()
+        lock.lock()
+        let inner = MemoryStats(live: liveBytes, peak: peakBytes, liveTotal: liveTotal, peakTotal: peakTotal, cached: cachedBytes)
+        for i in peakBytes.indices { peakBytes[i] = max(peakBytes[i], outerPeak[i]) }
+        peakTotal = max(peakTotal, outerTotal)
+        lock.unlock()
+        return (result, inner)
+    }
+
+    /// Frees every cached block.
+    public static func releaseCache() {
+        lock.lock(); defer { lock.unlock() }
+        for (_, blocks) in freeBlocks { for b in blocks { free(b) } }
+        freeBlocks.removeAll()
+        cachedBytes = 0
+    }
+
+    @inline(__always) static func blockSize(_ bytes: Int) -> Int {
+        let b = max(bytes, 64)
+        return b <= 1 << 16 ? (b + 63) & ~63 : (b + 4095) & ~4095
+    }
+
+    static func allocate(bytes: Int, category: MemoryCategory) -> UnsafeMutableRawPointer {
+        let size = blockSize(bytes)
+        lock.lock()
+        account(bytes, category)
+        if var list = freeBlocks[size], let p = list.popLast() {
+            freeBlocks[size] = list
+            cachedBytes -= size
+            lock.unlock()
+            return p
+        }
+        lock.unlock()
+        var p: UnsafeMutableRawPointer?
+        guard posix_memalign(&p, 64, size) == 0, let block = p else {
+            fatalError("Memory: cannot allocate \(size) bytes (live \(stats.liveTotal) bytes)")
+        }
+        return block
+    }
+
+    static func release(_ p: UnsafeMutableRawPointer, bytes: Int, category: MemoryCategory) {
+        let size = blockSize(bytes)
+        lock.lock()
+        account(-bytes, category)
+        if cachedBytes + size <= cacheLimit {
+            freeBlocks[size, default: []].append(p)
+            cachedBytes += size
+            lock.unlock()
+        } else {
+            lock.unlock()
+            free(p)
+        }
+    }
+
+    static func move(bytes: Int, from: MemoryCategory, to: MemoryCategory) {
+        lock.lock(); defer { lock.unlock() }
+        account(-bytes, from)
+        account(bytes, to)
+    }
+
+    /// Caller holds the lock.
+    private static func account(_ delta: Int, _ c: MemoryCategory) {
+        liveBytes[c.rawValue] += delta
+        liveTotal += delta
+        if liveBytes[c.rawValue] > peakBytes[c.rawValue] { peakBytes[c.rawValue] = liveBytes[c.rawValue] }
+        if liveTotal > peakTotal { peakTotal = liveTotal }
+    }
+}
+
+/// Peak resident set size of this process in bytes (`VmHWM`).
+public func processPeakRSS() -> Int {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return usage.ru_maxrss * 1024
+}
