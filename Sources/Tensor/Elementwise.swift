@@ -41,6 +41,13 @@ extension Tensor {
         return out
     }
 
+    /// `f(a, b)` of two same-shaped tensors (SIMD path plus scalar tail); for kernels in other modules.
+    @inline(__always)
+    public static func combine(_ a: Tensor, _ b: Tensor, _ simd: (Vec, Vec) -> Vec, _ scalar: (Float, Float) -> Float) -> Tensor {
+        precondition(a.shape == b.shape, "zipMap: shapes \(a.shape) and \(b.shape) differ")
+        return zipMap(a, b, minPerThread: 1 << 16, simd, scalar)
+    }
+
     /// Binary op with NumPy broadcasting. Fast paths: equal shapes, scalar operand, `b` a trailing
     /// block of `a` (bias rows), `b` one value per row of `a` (row scales); otherwise a general walk.
     @inline(__always)

@@ -82,6 +82,9 @@ public struct Tensor: @unchecked Sendable {
 
     @inline(__always) public var pointer: UnsafePointer<Float> { UnsafePointer(storage.base) }
 
+    /// Whether no other tensor shares this storage (a write would not copy).
+    public mutating func isUniquelyReferenced() -> Bool { isKnownUniquelyReferenced(&storage) }
+
     /// Copies the storage if another tensor shares it.
     public mutating func ensureUnique() {
         if !isKnownUniquelyReferenced(&storage) {

@@ -1,0 +1,74 @@
+import Tensor
+
+/// State that a forward pass mutates (an estimator's step counter and basis, a dropout RNG) and
+/// that must be rewound so that a checkpointed segment's recomputation sees what the original
+/// forward saw. Conformers call `Checkpointing.willMutate(self)` before mutating in a forward.
+public protocol RecomputeStateful: AnyObject {
+    func captureRecomputeState() -> Any
+    func restoreRecomputeState(_ state: Any)
+}
+
+public enum Checkpointing {
+    nonisolated(unsafe) static var participants: [[ObjectIdentifier: (RecomputeStateful, Any)]] = []
+
+    /// Whether a checkpointed segment is being recomputed inside the backward.
+    nonisolated(unsafe) public private(set) static var isRecomputing = false
+
+    /// Call before a forward pass mutates `object`; inside a checkpointed segment its state is
+    /// captured once so the recomputation can start from it.
+    public static func willMutate(_ object: RecomputeStateful) {
+        guard !participants.isEmpty else { return }
+        let key = ObjectIdentifier(object)
+        if participants[participants.count - 1][key] == nil {
+            participants[participants.count - 1][key] = (object, object.captureRecomputeState())
+        }
+    }
+
+    static func withRecomputing<T>(_ body: () throws -> T) rethrows -> T {
+        let was = isRecomputing
+        isRecomputing = true
+        defer { isRecomputing = was }
+        return try body()
+    }
+}
+
+/// Runs `body` as a checkpointed segment: its forward runs without saving anything but `inputs`,
+/// and the backward recomputes it (rewinding `RecomputeStateful` state) to get exact gradients.
+///
+/// - Parameters:
+///   - inputs: the variables the segment reads; gradients flow back into those that need them.
+///   - body: the segment; it may read parameters (they receive gradients as usual).
+public func checkpoint(_ inputs: [Variable], label: String = "checkpoint",
+                       _ body: @escaping ([Variable]) -> Variable) -> Variable {
+    let tape = Tape.current
+    guard tape.isRecording else { return body(inputs) }
+    var params: [Parameter] = []
+    var seen = Set<ObjectIdentifier>()
+    Checkpointing.participants.append([:])
+    let output = tape.observingParameterUse({ p in
+        if p.requiresGrad, seen.insert(ObjectIdentifier(p)).inserted { params.append(p) }
+    }) {
+        tape.withNoGrad { body(inputs.map { $0.detached() }) }
+    }
+    let before = Checkpointing.participants.removeLast()
+    let after = before.mapValues { ($0.0, $0.0.captureRecomputeState()) }
+    let needs = tape.needsGrad(inputs)
+    let allInputs = inputs + params.map { Variable($0.value, parameter: $0) }
+    return tape.record(label, inputs: allInputs, output: output.value, saved: inputs.map(\.value)) { g, saved in
+        for (obj, state) in before.values { obj.restoreRecomputeState(state) }
+        defer { for (obj, state) in after.values { obj.restoreRecomputeState(state) } }
+        // Inputs become temporary leaves of an inner tape; parameters accumulate as usual.
+        let leaves = zip(saved, needs).map { Parameter($0, name: "checkpoint.input", requiresGrad: $1) }
+        for leaf in leaves { leaf.value.storage.recategorize(.activation) }
+        let inner = Tape()
+        inner.firesHooks = false
+        let outer = Tape.current
+        Tape.current = inner
+        defer { Tape.current = outer }
+        Checkpointing.withRecomputing {
+            let out = Memory.withCategory(.activation) { body(leaves.map(\.variable)) }
+            inner.backward(out, gradient: g)
+        }
+        return leaves.map(\.grad) + params.map { _ in nil }
+    }
+}

@@ -1,0 +1,53 @@
+import Tensor
+
+/// A trainable tensor: a leaf of the tape with a stable identity.
+///
+/// `value` is counted under `.parameter` and `grad` under `.gradient`. Gradients accumulate over
+/// backward passes until `zeroGrad()`. Hooks registered with `onGradientComplete` run as soon as
+/// a backward pass has delivered every contribution to `grad` (LOMO-style fused updates use them).
+public final class Parameter {
+    public var value: Tensor {
+        didSet { value.storage.recategorize(.parameter) }
+    }
+    public var grad: Tensor?
+    public var requiresGrad: Bool
+    /// Dotted path, e.g. `layers.0.attention.wq.weight`; set by the module that owns it.
+    public var name: String
+
+    var gradientCompleteHooks: [(Parameter) -> Void] = []
+
+    public init(_ value: Tensor, name: String = "", requiresGrad: Bool = true) {
+        value.storage.recategorize(.parameter)
+        self.value = value
+        self.name = name
+        self.requiresGrad = requiresGrad
+    }
+
+    public var shape: [Int] { value.shape }
+
+    /// This parameter as a tape leaf (a constant when `requiresGrad` is false or grad is disabled).
+    public var variable: Variable {
+        Tape.current.noteUse(self)
+        return Variable(value, parameter: requiresGrad ? self : nil)
+    }
+
+    /// Adds `g` to `grad` (allocating it under `.gradient` on first use).
+    public func accumulateGrad(_ g: Tensor) {
+        precondition(g.shape == value.shape, "gradient of shape \(g.shape) for parameter \(name) of shape \(value.shape)")
+        if grad == nil {
+            // No copy: copy-on-write protects any other holder of `g`'s storage.
+            g.storage.recategorize(.gradient)
+            grad = g
+        } else {
+            grad!.addScaled(g)
+        }
+    }
+
+    public func zeroGrad() { grad = nil }
+
+    /// Registers `hook`, called with this parameter whenever a backward pass completes its gradient.
+    public func onGradientComplete(_ hook: @escaping (Parameter) -> Void) { gradientCompleteHooks.append(hook) }
+    public func removeGradientHooks() { gradientCompleteHooks.removeAll() }
+
+    func gradientCompleted() { for h in gradientCompleteHooks { h(self) } }
+}

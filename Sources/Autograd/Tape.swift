@@ -1,0 +1,223 @@
+import Tensor
+
+/// The reverse-mode tape: nodes in execution order, each holding its saved tensors and its
+/// backward. See `docs/ARCHITECTURE.md` for the life cycle of a node.
+///
+/// One tape is current per process (`Tape.current`); training is driven from one thread and
+/// kernels parallelise internally. A backward pass visits only the nodes that lead to the
+/// requested output, frees each node's saved tensors right after its backward, and then clears
+/// the tape (like PyTorch's default `retain_graph=False`).
+public final class Tape {
+    nonisolated(unsafe) public static var current = Tape()
+
+    /// A recorded op. `backward(g, saved)` returns one gradient per input (nil where not needed).
+    final class Node {
+        let op: String
+        let label: String
+        let inputs: [Variable.Origin?]
+        var saved: [Tensor]
+        var backward: ((Tensor, [Tensor]) -> [Tensor?])?
+        let savedBytes: Int
+        let outputShape: [Int]
+
+        init(op: String, label: String, inputs: [Variable.Origin?], saved: [Tensor],
+             outputShape: [Int], backward: @escaping (Tensor, [Tensor]) -> [Tensor?]) {
+            self.op = op; self.label = label; self.inputs = inputs; self.saved = saved
+            self.outputShape = outputShape; self.backward = backward
+            savedBytes = saved.reduce(0) { $0 + $1.bytes }
+        }
+    }
+
+    var nodes: [Node] = []
+    var generation = 0
+    private var noGradDepth = 0
+    private var labels: [String] = []
+    private var useObservers: [(Parameter) -> Void] = []
+    /// When false, gradient-complete hooks do not fire (inner passes of checkpointed segments).
+    var firesHooks = true
+
+    public init() {}
+
+    /// Whether ops record nodes now.
+    public var isRecording: Bool { noGradDepth == 0 }
+
+    /// Number of nodes recorded since the last backward.
+    public var nodeCount: Int { nodes.count }
+
+    // MARK: scopes
+
+    /// Runs `body` without recording (inference, optimizer updates, recomputation setup).
+    @discardableResult
+    public func withNoGrad<T>(_ body: () throws -> T) rethrows -> T {
+        noGradDepth += 1
+        defer { noGradDepth -= 1 }
+        return try body()
+    }
+
+    /// Runs `body` with `component` appended to the label of every node it records
+    /// (module paths: `layers.0` → `layers.0.mlp`).
+    @discardableResult
+    public func withLabel<T>(_ component: String, _ body: () throws -> T) rethrows -> T {
+        labels.append(labels.last.map { $0.isEmpty ? component : "\($0).\(component)" } ?? component)
+        defer { labels.removeLast() }
+        return try body()
+    }
+
+    public var currentLabel: String { labels.last ?? "" }
+
+    /// Calls `observer` for every parameter read inside `body` (used by checkpointed segments,
+    /// whose forward runs without recording but must still list the parameters it uses).
+    func observingParameterUse<T>(_ observer: @escaping (Parameter) -> Void, _ body: () throws -> T) rethrows -> T {
+        useObservers.append(observer)
+        defer { useObservers.removeLast() }
+        return try body()
+    }
+
+    func noteUse(_ p: Parameter) { for o in useObservers { o(p) } }
+
+    // MARK: recording
+
+    /// Whether an op with these inputs would record: recording is on and some input needs a
+    /// gradient. `needsGrad(x)[i]` tells the forward which saved tensors it must keep.
+    public func needsGrad(_ inputs: [Variable]) -> [Bool] {
+        let on = isRecording
+        return inputs.map { on && isLive($0.origin) }
+    }
+
+    private func isLive(_ origin: Variable.Origin?) -> Bool {
+        switch origin {
+        case nil: return false
+        case .parameter: return true
+        case let .node(_, tape, gen):
+            precondition(tape == ObjectIdentifier(self) && gen == generation,
+                         "Variable from an earlier graph (already backpropagated or from another tape) used in a new op; detach() it first")
+            return true
+        }
+    }
+
+    /// Records an op and returns its output as a variable.
+    ///
+    /// This is the public way to give any computation a custom (e.g. approximate) backward:
+    /// compute `output` yourself, pass the tensors the backward needs as `saved` (they are counted
+    /// as saved activation bytes and freed right after the backward), and return from `backward`
+    /// one gradient per input, shaped like that input, or nil for inputs that need none.
+    ///
+    /// ```swift
+    /// // y = x · 2 with a backward that only keeps the sign of the gradient.
+    /// let y = Tape.current.record("signgrad-double", inputs: [x], output: x.value * 2, saved: []) { g, _ in
+    ///     [g.map({ $0.replacing(with: 2, where: $0 .> 0).replacing(with: -2, where: $0 .< 0) },
+    ///            { $0 > 0 ? 2 : ($0 < 0 ? -2 : 0) })]
+    /// }
+    /// ```
+    /// If no input needs a gradient (or recording is off) nothing is recorded and the output is a constant.
+    public func record(_ op: String, inputs: [Variable], output: Tensor, saved: [Tensor],
+                       backward: @escaping (_ gradOutput: Tensor, _ saved: [Tensor]) -> [Tensor?]) -> Variable {
+        let needs = needsGrad(inputs)
+        guard needs.contains(true) else { return Variable(output) }
+        let node = Node(op: op, label: currentLabel,
+                        inputs: zip(inputs, needs).map { $1 ? $0.origin : nil },
+                        saved: saved, outputShape: output.shape, backward: backward)
+        nodes.append(node)
+        return Variable(output, origin: .node(index: nodes.count - 1, tape: ObjectIdentifier(self), generation: generation))
+    }
+
+    // MARK: saved memory
+
+    /// One entry per recorded node still holding saved tensors.
+    public struct SavedEntry: Sendable {
+        public let op: String
+        public let label: String
+        public let bytes: Int
+    }
+
+    public var savedEntries: [SavedEntry] {
+        nodes.filter { $0.backward != nil }.map { SavedEntry(op: $0.op, label: $0.label, bytes: $0.savedBytes) }
+    }
+
+    /// Bytes of distinct storages kept alive by the tape (a tensor saved by two nodes counts once).
+    public var savedBytes: Int {
+        var seen = Set<ObjectIdentifier>()
+        var total = 0
+        for n in nodes { for t in n.saved where seen.insert(ObjectIdentifier(t.storage)).inserted { total += t.bytes } }
+        return total
+    }
+
+    /// Drops every node (and its saved tensors) without backpropagating.
+    public func reset() {
+        nodes.removeAll()
+        generation += 1
+    }
+
+    // MARK: backward
+
+    /// Backpropagates from `output` (a scalar, unless `gradient` is given), accumulating into the
+    /// `grad` of every parameter it reaches, then clears the tape.
+    public func backward(_ output: Variable, gradient: Tensor? = nil) {
+        let seed = gradient ?? Tensor.ones(output.shape)
+        precondition(gradient != nil || output.count == 1,
+                     "backward: output of shape \(output.shape) is not a scalar; pass gradient:")
+        precondition(seed.shape == output.shape, "backward: gradient shape \(seed.shape) differs from output shape \(output.shape)")
+        switch output.origin {
+        case nil:
+            return
+        case .parameter(let p):
+            p.accumulateGrad(seed)
+            if firesHooks { p.gradientCompleted() }
+            return
+        case let .node(index, _, _):
+            _ = isLive(output.origin)
+            run(from: index, seed: seed)
+        }
+    }
+
+    private func run(from last: Int, seed: Tensor) {
+        // Which nodes lead to the output, and how many contributions each parameter will receive.
+        var needed = [Bool](repeating: false, count: last + 1)
+        needed[last] = true
+        var pending: [ObjectIdentifier: Int] = [:]
+        for i in stride(from: last, through: 0, by: -1) where needed[i] {
+            for input in nodes[i].inputs {
+                switch input {
+                case .node(let j, _, _)?: needed[j] = true
+                case .parameter(let p)?: pending[ObjectIdentifier(p), default: 0] += 1
+                case nil: break
+                }
+            }
+        }
+        var grads = [Tensor?](repeating: nil, count: last + 1)
+        grads[last] = seed
+        Memory.withCategory(.workspace) {
+            for i in stride(from: last, through: 0, by: -1) where needed[i] {
+                let node = nodes[i]
+                guard let g = grads[i], let backward = node.backward else { continue }
+                grads[i] = nil
+                let inputGrads = backward(g, node.saved)
+                node.saved = []
+                node.backward = nil
+                precondition(inputGrads.count == node.inputs.count,
+                             "\(node.op): backward returned \(inputGrads.count) gradients for \(node.inputs.count) inputs")
+                for (input, ig) in zip(node.inputs, inputGrads) {
+                    switch input {
+                    case .node(let j, _, _)?:
+                        guard let ig else { continue }
+                        precondition(ig.shape == nodes[j].outputShape,
+                                     "\(node.op): gradient of shape \(ig.shape) for an input of shape \(nodes[j].outputShape)")
+                        if grads[j] == nil { grads[j] = ig } else { grads[j]! += ig }
+                    case .parameter(let p)?:
+                        if let ig { p.accumulateGrad(ig) }
+                        let key = ObjectIdentifier(p)
+                        pending[key]! -= 1
+                        if pending[key] == 0, firesHooks { p.gradientCompleted() }
+                    case nil:
+                        break
+                    }
+                }
+            }
+        }
+        reset()
+    }
+}
+
+/// Runs `body` on the current tape without recording.
+@discardableResult
+public func withNoGrad<T>(_ body: () throws -> T) rethrows -> T { try Tape.current.withNoGrad(body) }
