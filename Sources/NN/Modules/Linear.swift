@@ -1,0 +1,24 @@
+import Autograd
+import Estimators
+import Tensor
+
+/// `y = x Wᵀ` (no bias, as in LLaMA) with an estimator slot for its backward.
+public final class Linear: Module {
+    /// (out, in), initialised N(0, std²).
+    public let weight: Parameter
+    /// How the weight gradient is formed; `ExactEstimator` unless assigned.
+    public var estimator: LinearEstimator = ExactEstimator()
+
+    public init(_ inFeatures: Int, _ outFeatures: Int, std: Float = 0.02, rng: inout RNG) {
+        weight = Parameter(Memory.withCategory(.parameter) { Tensor.randomNormal([outFeatures, inFeatures], std: std, rng: &rng) })
+        super.init()
+    }
+
+    public var inFeatures: Int { weight.shape[1] }
+    public var outFeatures: Int { weight.shape[0] }
+
+    /// - Parameter x: (..., in). - Returns: (..., out).
+    public func callAsFunction(_ x: Variable) -> Variable {
+        linear(x, weight.variable, estimator: estimator)
+    }
+}

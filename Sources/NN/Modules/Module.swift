@@ -1,0 +1,97 @@
+import Autograd
+import Estimators
+import Tensor
+
+/// Base class of every layer and model.
+///
+/// Parameters and submodules are found by reflection over stored properties in declaration
+/// order: a `Parameter`, a `Module`, or an array of either. Paths are dotted property names with
+/// array indices, e.g. `layers.0.attention.wq.weight`. Subclasses declare their pieces as `let`
+/// or `var` properties and need no registration code.
+open class Module {
+    /// Training mode (e.g. estimator state updates, load-balancing loss); see `train()` / `eval()`.
+    public private(set) var isTraining = true
+
+    public init() {}
+
+    /// Direct children in declaration order: (property name, child).
+    public var children: [(String, Module)] {
+        var out: [(String, Module)] = []
+        forEachStoredProperty { name, value in
+            if let m = value as? Module { out.append((name, m)) }
+            if let ms = value as? [Module] { for (i, m) in ms.enumerated() { out.append(("\(name).\(i)", m)) } }
+        }
+        return out
+    }
+
+    /// Parameters owned directly by this module (not by children).
+    public var ownParameters: [(String, Parameter)] {
+        var out: [(String, Parameter)] = []
+        forEachStoredProperty { name, value in
+            if let p = value as? Parameter { out.append((name, p)) }
+            if let ps = value as? [Parameter] { for (i, p) in ps.enumerated() { out.append(("\(name).\(i)", p)) } }
+        }
+        return out
+    }
+
+    /// Every module below and including this one, with its path (`""` for self).
+    public func namedModules(prefix: String = "") -> [(String, Module)] {
+        var out = [(prefix, self)]
+        for (name, child) in children { out += child.namedModules(prefix: join(prefix, name)) }
+        return out
+    }
+
+    /// Every parameter in declaration order with its path. Also sets each parameter's `name`.
+    public func namedParameters(prefix: String = "") -> [(String, Parameter)] {
+        var out: [(String, Parameter)] = []
+        var seen = Set<ObjectIdentifier>()
+        for (path, module) in namedModules(prefix: prefix) {
+            for (name, p) in module.ownParameters where seen.insert(ObjectIdentifier(p)).inserted {
+                let full = join(path, name)
+                p.name = full
+                out.append((full, p))
+            }
+        }
+        return out
+    }
+
+    public var parameters: [Parameter] { namedParameters().map(\.1) }
+
+    /// Total number of scalar parameters.
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
+
+    public func train() { for (_, m) in namedModules() { m.isTraining = true } }
+    public func eval() { for (_, m) in namedModules() { m.isTraining = false } }
+
+    public func zeroGrad() { for p in parameters { p.zeroGrad() } }
+
+    private func forEachStoredProperty(_ body: (String, Any) -> Void) {
+        var mirror: Mirror? = Mirror(reflecting: self)
+        var levels: [Mirror] = []
+        while let m = mirror { levels.append(m); mirror = m.superclassMirror }
+        // Base class properties first, then subclasses', each in declaration order.
+        for m in levels.reversed() {
+            for child in m.children {
+                guard let label = child.label else { continue }
+                body(label.hasPrefix("_") ? String(label.dropFirst()) : label, child.value)
+            }
+        }
+    }
+}
+
+func join(_ prefix: String, _ name: String) -> String { prefix.isEmpty ? name : "\(prefix).\(name)" }
+
+/// Glob match on dotted paths: `*` matches any run of characters (dots included), `?` one.
+/// `layers.*.mlp.*` matches `layers.0.mlp.gate` and `layers.3.mlp.experts.1.up`.
+public func pathMatches(_ pattern: String, _ path: String) -> Bool {
+    let p = Array(pattern.utf8), s = Array(path.utf8)
+    var (i, j, star, mark) = (0, 0, -1, 0)
+    while j < s.count {
+        if i < p.count && (p[i] == UInt8(ascii: "?") || p[i] == s[j]) { i += 1; j += 1 }
+        else if i < p.count && p[i] == UInt8(ascii: "*") { star = i; mark = j; i += 1 }
+        else if star >= 0 { i = star + 1; mark += 1; j = mark }
+        else { return false }
+    }
+    while i < p.count && p[i] == UInt8(ascii: "*") { i += 1 }
+    return i == p.count
+}
