@@ -42,6 +42,8 @@ let package = Package(
         .testTarget(name: "AutogradTests", dependencies: ["Tensor", "Autograd", "TestSupport"]),
         .testTarget(name: "EstimatorsTests", dependencies: ["Tensor", "Autograd", "Estimators", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["Tensor", "Autograd", "Estimators", "NN", "TestSupport"]),
+        // Runs the executables as a user would (exit codes, one-line errors); depending on them builds them.
+        .testTarget(name: "ExamplesTests", dependencies: ["llama-pretrain", "llama-gradients", "sketchgrad-bench", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,1 +1,1 @@
-print("todo")
+LlamaPretrain.main()

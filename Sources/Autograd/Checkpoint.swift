@@ -58,8 +58,11 @@ public func checkpoint(_ inputs: [Variable], label: String = "checkpoint",
         for (obj, state) in before.values { obj.restoreRecomputeState(state) }
         defer { for (obj, state) in after.values { obj.restoreRecomputeState(state) } }
         // Inputs become temporary leaves of an inner tape; parameters accumulate as usual.
+        // (Making a Parameter recategorizes its storage; put each input back where it was counted,
+        // e.g. a real parameter's value passed as an input stays under `.parameter`.)
+        let categories = saved.map(\.storage.category)
         let leaves = zip(saved, needs).map { Parameter($0, name: "checkpoint.input", requiresGrad: $1) }
-        for leaf in leaves { leaf.value.storage.recategorize(.activation) }
+        for (leaf, c) in zip(leaves, categories) { leaf.value.storage.recategorize(c) }
         let inner = Tape()
         inner.firesHooks = false
         let outer = Tape.current
@@ -69,6 +72,13 @@ public func checkpoint(_ inputs: [Variable], label: String = "checkpoint",
             let out = Memory.withCategory(.activation) { body(leaves.map(\.variable)) }
             inner.backward(out, gradient: g)
         }
-        return leaves.map(\.grad) + params.map { _ in nil }
+        // The leaves' gradients flow on as workspace, not as parameter gradients.
+        let inputGrads = leaves.map { leaf -> Tensor? in
+            guard var g = leaf.grad else { return nil }
+            leaf.grad = nil
+            if g.isUniquelyReferenced() { g.storage.recategorize(.workspace) }
+            return g
+        }
+        return inputGrads + params.map { _ in nil }
     }
 }

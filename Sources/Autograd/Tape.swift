@@ -189,7 +189,16 @@ public final class Tape {
         Memory.withCategory(.workspace) {
             for i in stride(from: last, through: 0, by: -1) where needed[i] {
                 let node = nodes[i]
-                guard let g = grads[i], let backward = node.backward else { continue }
+                guard let g = grads[i], let backward = node.backward else {
+                    // No gradient reached this node (every consumer returned nil for it): its
+                    // parameters get no contribution from it, but their hooks must still fire.
+                    for case .parameter(let p)? in node.inputs {
+                        let key = ObjectIdentifier(p)
+                        pending[key]! -= 1
+                        if pending[key] == 0, firesHooks { p.gradientCompleted() }
+                    }
+                    continue
+                }
                 grads[i] = nil
                 let inputGrads = backward(g, node.saved)
                 node.saved = []

@@ -22,7 +22,52 @@ public struct EstimatorSaved {
 /// The estimator decides what the forward keeps and how the weight gradient `Ĝ ≈ δᵀ x` is formed
 /// from it; `dx = δ W` is always exact. It owns its state (bases, error-feedback memory, step
 /// counter, RNG stream) outside the tape, so the state persists across steps and is saved in
-/// checkpoints.
+/// checkpoints (`stateTensors()` / `loadState(_:)`).
+///
+/// How it plugs in: `linear(_:_:estimator:)` records the op with `Tape.record`'s custom backward.
+/// The forward calls `save(input:weightShape:)` only when the weight needs a gradient (so
+/// no-grad evaluation neither saves nor advances state); `activations` go on the tape (counted,
+/// freed right after the node's backward); the backward calls
+/// `weightGradient(outputGradient:saved:weightShape:)` once.
+///
+/// Rules for implementers:
+/// - Anything random must be regenerable from `EstimatorSaved.step` (use `EstimatorClock`), so
+///   projections are recomputed in the backward instead of saved.
+/// - If `save` mutates state (a step counter, a basis), call `Checkpointing.willMutate(self)`
+///   first and conform to `RecomputeStateful`, so a checkpointed segment's recomputation sees the
+///   state the original forward saw.
+/// - Estimator state made in the backward is allocated under `.workspace` (the tape's scope);
+///   recategorize what you keep.
+///
+/// A user-defined estimator that keeps every `stride`-th row of `x` (cycling the offset with the
+/// step) and rescales, saving N/stride rows instead of N (compiled in `UserEstimatorTests`):
+/// ```swift
+/// final class RowSubsampleEstimator: LinearEstimator, RecomputeStateful {
+///     let stride: Int
+///     private var step: UInt64 = 0
+///     init(stride: Int) { self.stride = stride }
+///     var description: String { "rows(1/\(stride))" }
+///
+///     private func rows(_ count: Int, step: UInt64) -> [Int] {
+///         Array(Swift.stride(from: Int(step % UInt64(stride)), to: count, by: stride))
+///     }
+///     func save(input x: Tensor, weightShape: [Int]) -> EstimatorSaved {
+///         Checkpointing.willMutate(self)
+///         defer { step += 1 }
+///         return EstimatorSaved(activations: [x.indexSelect(rows(x.shape[0], step: step))], step: step)
+///     }
+///     func weightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> Tensor {
+///         let kept = delta.indexSelect(rows(delta.shape[0], step: saved.step))
+///         return Tensor.matmul(kept, saved.activations[0], transposeA: true) * Float(stride)
+///     }
+///     func savedBytes(rows: Int, weightShape: [Int]) -> Int {
+///         (rows + stride - 1) / stride * weightShape[1] * 4
+///     }
+///     func captureRecomputeState() -> Any { step }
+///     func restoreRecomputeState(_ state: Any) { step = state as! UInt64 }
+/// }
+/// // linear(x, weight.variable, estimator: RowSubsampleEstimator(stride: 4))
+/// ```
 public protocol LinearEstimator: AnyObject, CustomStringConvertible {
     /// Called in the forward. - Parameter x: (N, n) the layer input, rows flattened.
     func save(input x: Tensor, weightShape: [Int]) -> EstimatorSaved
@@ -32,6 +77,12 @@ public protocol LinearEstimator: AnyObject, CustomStringConvertible {
     func stateTensors() -> [String: Tensor]
     /// Restores what `stateTensors()` returned; throws `EstimatorStateError` on a mismatch.
     func loadState(_ tensors: [String: Tensor]) throws
+    /// Bytes `save` puts on the tape for an input of `rows` rows (what the tape will count).
+    /// Default: `rows · n` floats, as the exact estimator.
+    func savedBytes(rows: Int, weightShape: [Int]) -> Int
+    /// Whether the model should run the block holding this layer as a checkpointed segment
+    /// (`checkpoint(_:_:)`): the `recompute` baseline. Default false.
+    var requestsCheckpointing: Bool { get }
 }
 
 extension LinearEstimator {
@@ -39,6 +90,8 @@ extension LinearEstimator {
     public func loadState(_ tensors: [String: Tensor]) throws {
         guard tensors.isEmpty else { throw EstimatorStateError(message: "\(self) is stateless but got state \(tensors.keys.sorted())") }
     }
+    public func savedBytes(rows: Int, weightShape: [Int]) -> Int { rows * weightShape[1] * 4 }
+    public var requestsCheckpointing: Bool { false }
 }
 
 public struct EstimatorStateError: Error, CustomStringConvertible {
@@ -57,6 +110,8 @@ public func linear(_ x: Variable, _ weight: Variable, estimator: LinearEstimator
     let needs = tape.needsGrad([x, weight])
     let n = x.shape.last!, rows = x.count / Swift.max(n, 1)
     let w = weight.value, weightShape = weight.shape
+    precondition(weightShape.count == 2 && weightShape[1] == n,
+                 "linear: input \(x.shape) does not fit weight \(weightShape) (need (..., n) and (m, n))")
     let y = Tensor.matmul(x.value, w, transposeB: true)
     let saved = needs[1] ? estimator.save(input: x.value.reshaped([rows, n]), weightShape: weightShape)
                          : EstimatorSaved(activations: [])
@@ -71,15 +126,5 @@ public func linear(_ x: Variable, _ weight: Variable, estimator: LinearEstimator
         s.activations = activations
         let dw = needs[1] ? estimator.weightGradient(outputGradient: delta, saved: s, weightShape: weightShape) : nil
         return [dx, dw]
-    }
-}
-
-/// The exact backward: saves `x`, `Ĝ = δᵀ x`. The reference for every other estimator.
-public final class ExactEstimator: LinearEstimator {
-    public init() {}
-    public var description: String { "exact" }
-    public func save(input x: Tensor, weightShape: [Int]) -> EstimatorSaved { EstimatorSaved(activations: [x]) }
-    public func weightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> Tensor {
-        Tensor.matmul(delta, saved.activations[0], transposeA: true)
     }
 }

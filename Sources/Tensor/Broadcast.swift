@@ -23,6 +23,21 @@ func broadcastStrides(_ shape: [Int], to outShape: [Int]) -> [Int] {
     return strides
 }
 
+/// Drops size-1 dimensions of `dims` and merges neighbours that are contiguous in every operand,
+/// so broadcasting kernels walk as few, as long runs as possible. Never returns empty arrays.
+func coalescedStrides(_ dims: [Int], _ s1: [Int], _ s2: [Int]) -> (dims: [Int], s1: [Int], s2: [Int]) {
+    var d: [Int] = [], a: [Int] = [], b: [Int] = []
+    for i in dims.indices where dims[i] != 1 {
+        if let last = d.indices.last, a[last] == s1[i] * dims[i], b[last] == s2[i] * dims[i] {
+            d[last] *= dims[i]; a[last] = s1[i]; b[last] = s2[i]
+        } else {
+            d.append(dims[i]); a.append(s1[i]); b.append(s2[i])
+        }
+    }
+    if d.isEmpty { return ([1], [0], [0]) }
+    return (d, a, b)
+}
+
 /// Offsets into a broadcast operand for each element of `outShape`, walked in row-major order.
 /// Used only by the general (slow) broadcasting path.
 func broadcastOffsets(_ shape: [Int], to outShape: [Int]) -> [Int] {
@@ -50,8 +65,9 @@ extension Tensor {
         precondition(broadcastShape(target, shape, op: "reduced(toShape:)") == shape,
                      "reduced(toShape:): \(target) does not broadcast to \(shape)")
         var t = self
-        // Drop leading dims, then sum dims where target has 1.
-        while t.rank > target.count { t = t.sum(axis: 0) }
+        // Sum the leading dims in one pass (folded into one axis), then dims where target has 1.
+        let lead = rank - target.count
+        if lead > 0 { t = t.reshaped([shape[..<lead].reduce(1, *)] + shape[lead...]).sum(axis: 0) }
         for (i, d) in target.enumerated() where d == 1 && t.shape[i] != 1 {
             t = t.sum(axis: i, keepDims: true)
         }

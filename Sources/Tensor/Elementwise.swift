@@ -7,7 +7,7 @@ extension Tensor {
     @inline(__always)
     public func map(minPerThread: Int = 1 << 18,
                     _ simd: (Vec) -> Vec, _ scalar: (Float) -> Float) -> Tensor {
-        var out = Tensor(uninitializedShape: shape)
+        let out = Tensor(uninitializedShape: shape)
         let n = count
         let src = UncheckedSendable(pointer), dst = UncheckedSendable(out.storage.base)
         Parallel.forEachChunk(n, minPerThread: minPerThread) { r in
@@ -26,7 +26,7 @@ extension Tensor {
     @inline(__always)
     static func zipMap(_ a: Tensor, _ b: Tensor, minPerThread: Int = 1 << 20,
                        _ simd: (Vec, Vec) -> Vec, _ scalar: (Float, Float) -> Float) -> Tensor {
-        var out = Tensor(uninitializedShape: a.shape)
+        let out = Tensor(uninitializedShape: a.shape)
         let pa = UncheckedSendable(a.pointer), pb = UncheckedSendable(b.pointer), po = UncheckedSendable(out.storage.base)
         Parallel.forEachChunk(a.count, minPerThread: minPerThread) { r in
             var i = r.lowerBound
@@ -44,12 +44,13 @@ extension Tensor {
     /// `f(a, b)` of two same-shaped tensors (SIMD path plus scalar tail); for kernels in other modules.
     @inline(__always)
     public static func combine(_ a: Tensor, _ b: Tensor, _ simd: (Vec, Vec) -> Vec, _ scalar: (Float, Float) -> Float) -> Tensor {
-        precondition(a.shape == b.shape, "zipMap: shapes \(a.shape) and \(b.shape) differ")
+        precondition(a.shape == b.shape, "combine: shapes \(a.shape) and \(b.shape) differ")
         return zipMap(a, b, minPerThread: 1 << 16, simd, scalar)
     }
 
-    /// Binary op with NumPy broadcasting. Fast paths: equal shapes, scalar operand, `b` a trailing
-    /// block of `a` (bias rows), `b` one value per row of `a` (row scales); otherwise a general walk.
+    /// Binary op with NumPy broadcasting. Fast paths: equal shapes (SIMD, split over cores when
+    /// large) and a one-element operand. Everything else goes through `broadcastKernel`, which
+    /// coalesces dimensions and runs SIMD over the innermost run (bias rows, row scales, ...).
     @inline(__always)
     static func broadcastMap(_ a: Tensor, _ b: Tensor, op: String,
                              _ simd: (Vec, Vec) -> Vec, _ scalar: (Float, Float) -> Float) -> Tensor {
@@ -63,44 +64,96 @@ extension Tensor {
             let s = a.pointer[0]
             return b.map({ simd(Vec(repeating: s), $0) }, { scalar(s, $0) })
         }
-        var out = Tensor(uninitializedShape: outShape)
-        let po = out.storage.base, pa = a.pointer, pb = b.pointer
-        let bCore = Array(b.shape.drop(while: { $0 == 1 }))
-        if outShape == a.shape, Array(outShape.suffix(bCore.count)) == bCore {
-            // b repeats every `b.count` elements of a.
-            let m = b.count, rows = a.count / Swift.max(m, 1)
-            for r in 0..<rows {
-                let ar = pa + r * m, orow = po + r * m
-                var i = 0
-                while i + 16 <= m {
-                    let x = UnsafeRawPointer(ar + i).loadUnaligned(as: Vec.self)
-                    let y = UnsafeRawPointer(pb + i).loadUnaligned(as: Vec.self)
-                    UnsafeMutableRawPointer(orow + i).storeBytes(of: simd(x, y), as: Vec.self)
-                    i += 16
-                }
-                while i < m { orow[i] = scalar(ar[i], pb[i]); i += 1 }
+        return broadcastKernel(a, b, outShape: outShape, simd, scalar)
+    }
+
+    /// The general broadcasting walk: after dropping size-1 dimensions and merging dimensions that
+    /// are contiguous in both operands, the innermost run is processed with SIMD (both operands
+    /// contiguous, or one of them constant along the run); the outer index is split over cores
+    /// for large outputs.
+    @inline(__always)
+    static func broadcastKernel(_ a: Tensor, _ b: Tensor, outShape: [Int],
+                                _ simd: (Vec, Vec) -> Vec, _ scalar: (Float, Float) -> Float) -> Tensor {
+        let out = Tensor(uninitializedShape: outShape)
+        let total = out.count
+        if total == 0 { return out }
+        let (dims, sa, sb) = coalescedStrides(outShape, broadcastStrides(a.shape, to: outShape), broadcastStrides(b.shape, to: outShape))
+        let run = dims[dims.count - 1], ra = sa[sa.count - 1], rb = sb[sb.count - 1]
+        let outer = total / run
+        let pa = UncheckedSendable(a.pointer), pb = UncheckedSendable(b.pointer), po = UncheckedSendable(out.storage.base)
+        Parallel.forEachChunk(outer, minPerThread: Swift.max(1, (1 << 20) / run)) { r in
+            // Offsets of the first outer index of this chunk.
+            var idx = [Int](repeating: 0, count: dims.count - 1)
+            var offA = 0, offB = 0, rem = r.lowerBound
+            for d in stride(from: dims.count - 2, through: 0, by: -1) {
+                idx[d] = rem % dims[d]; rem /= dims[d]
+                offA += idx[d] * sa[d]; offB += idx[d] * sb[d]
             }
-            return out
-        }
-        if outShape == a.shape, a.rank >= 1, b.rank == a.rank, b.shape.last == 1,
-           Array(b.shape.dropLast()) == Array(a.shape.dropLast()) {
-            // One value of b per row of a.
-            let m = a.shape[a.rank - 1], rows = a.count / Swift.max(m, 1)
-            for r in 0..<rows {
-                let s = pb[r], ar = pa + r * m, orow = po + r * m
+            for o in r {
+                let x = pa.value + offA, y = pb.value + offB, z = po.value + o * run
                 var i = 0
-                let sv = Vec(repeating: s)
-                while i + 16 <= m {
-                    let x = UnsafeRawPointer(ar + i).loadUnaligned(as: Vec.self)
-                    UnsafeMutableRawPointer(orow + i).storeBytes(of: simd(x, sv), as: Vec.self)
-                    i += 16
+                if ra == 1 && rb == 1 {
+                    while i + 16 <= run {
+                        let u = UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self)
+                        let v = UnsafeRawPointer(y + i).loadUnaligned(as: Vec.self)
+                        UnsafeMutableRawPointer(z + i).storeBytes(of: simd(u, v), as: Vec.self)
+                        i += 16
+                    }
+                    while i < run { z[i] = scalar(x[i], y[i]); i += 1 }
+                } else if ra == 1 {
+                    let t = y[0], tv = Vec(repeating: t)
+                    while i + 16 <= run {
+                        let u = UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self)
+                        UnsafeMutableRawPointer(z + i).storeBytes(of: simd(u, tv), as: Vec.self)
+                        i += 16
+                    }
+                    while i < run { z[i] = scalar(x[i], t); i += 1 }
+                } else if rb == 1 {
+                    let t = x[0], tv = Vec(repeating: t)
+                    while i + 16 <= run {
+                        let v = UnsafeRawPointer(y + i).loadUnaligned(as: Vec.self)
+                        UnsafeMutableRawPointer(z + i).storeBytes(of: simd(tv, v), as: Vec.self)
+                        i += 16
+                    }
+                    while i < run { z[i] = scalar(t, y[i]); i += 1 }
+                } else {
+                    let v = scalar(x[0], y[0])
+                    z.update(repeating: v, count: run)
                 }
-                while i < m { orow[i] = scalar(ar[i], s); i += 1 }
+                // Advance the outer index.
+                var d = dims.count - 2
+                while d >= 0 {
+                    idx[d] += 1; offA += sa[d]; offB += sb[d]
+                    if idx[d] < dims[d] { break }
+                    offA -= sa[d] * idx[d]; offB -= sb[d] * idx[d]; idx[d] = 0; d -= 1
+                }
             }
-            return out
         }
-        let oa = broadcastOffsets(a.shape, to: outShape), ob = broadcastOffsets(b.shape, to: outShape)
-        for k in 0..<out.count { po[k] = scalar(pa[oa[k]], pb[ob[k]]) }
+        return out
+    }
+
+    /// This tensor repeated along broadcast dimensions to `shape` (NumPy `broadcast_to`, copied).
+    public func broadcasted(to target: [Int]) -> Tensor {
+        precondition(broadcastShape(shape, target, op: "broadcasted(to:)") == target,
+                     "broadcasted(to:): shape \(shape) does not broadcast to \(target)")
+        if shape == target { return self }
+        let out = Tensor(uninitializedShape: target)
+        if out.count == 0 { return out }
+        let (dims, ss, _) = coalescedStrides(target, broadcastStrides(shape, to: target), broadcastStrides(target, to: target))
+        let run = dims[dims.count - 1], rs = ss[ss.count - 1]
+        let src = pointer, dst = out.storage.base
+        var idx = [Int](repeating: 0, count: dims.count - 1)
+        var off = 0
+        for o in 0..<(out.count / run) {
+            let z = dst + o * run
+            if rs == 1 { z.update(from: src + off, count: run) } else { z.update(repeating: src[off], count: run) }
+            var d = dims.count - 2
+            while d >= 0 {
+                idx[d] += 1; off += ss[d]
+                if idx[d] < dims[d] { break }
+                off -= ss[d] * idx[d]; idx[d] = 0; d -= 1
+            }
+        }
         return out
     }
 
@@ -126,9 +179,7 @@ extension Tensor {
     }
 
     public func exp() -> Tensor { map(minPerThread: 1 << 16, vexp, { vexp(Vec(repeating: $0))[0] }) }
-    public func log() -> Tensor {
-        map({ v in var o = Vec(); for i in 0..<16 { o[i] = Foundation.log(v[i]) }; return o }, { Foundation.log($0) })
-    }
+    public func log() -> Tensor { map(minPerThread: 1 << 16, vlog, { vlog(Vec(repeating: $0))[0] }) }
     public func sqrt() -> Tensor { map({ $0.squareRoot() }, { $0.squareRoot() }) }
     public func rsqrt() -> Tensor { map({ 1 / $0.squareRoot() }, { 1 / $0.squareRoot() }) }
     public func square() -> Tensor { map({ $0 * $0 }, { $0 * $0 }) }
@@ -140,10 +191,15 @@ extension Tensor {
     public func relu() -> Tensor { map({ $0.replacing(with: 0, where: $0 .< 0) }, { Swift.max($0, 0) }) }
     /// GELU, tanh approximation: `0.5 x (1 + tanh(√(2/π)(x + 0.044715 x³)))`.
     public func gelu() -> Tensor { map(minPerThread: 1 << 16, geluV, { geluV(Vec(repeating: $0))[0] }) }
-    /// `x^p` for `x > 0` (or integral `p`).
-    public func pow(_ p: Float) -> Tensor { map({ v in var o = Vec(); for i in 0..<16 { o[i] = Foundation.pow(v[i], p) }; return o }, { Foundation.pow($0, p) }) }
+    /// `x^p` for `x > 0` (or integral `p`, any sign of `x`); see `vpow` for the accuracy.
+    public func pow(_ p: Float) -> Tensor {
+        if p == 1 { return self }
+        if p == 2 { return square() }
+        return map(minPerThread: 1 << 16, { vpow($0, p) }, { vpow(Vec(repeating: $0), p)[0] })
+    }
     public func clamped(min lo: Float, max hi: Float) -> Tensor {
-        map({ $0.clamped(lowerBound: Vec(repeating: lo), upperBound: Vec(repeating: hi)) }, { Swift.min(Swift.max($0, lo), hi) })
+        precondition(lo <= hi, "clamped: min \(lo) > max \(hi) (shape \(shape))")
+        return map({ $0.clamped(lowerBound: Vec(repeating: lo), upperBound: Vec(repeating: hi)) }, { Swift.min(Swift.max($0, lo), hi) })
     }
 
     // MARK: in place
@@ -190,9 +246,11 @@ extension Tensor {
     public static func *= (a: inout Tensor, s: Float) { a.scale(by: s) }
 }
 
+/// GELU (tanh form) as `x · σ(2u)`, `u = √(2/π)(x + 0.044715 x³)`: the same function, since
+/// `½(1 + tanh u) = σ(2u)`, but without the cancellation of `1 + tanh u` for negative x.
 @inline(__always) func geluV(_ x: Vec) -> Vec {
     let inner = 0.797_884_56 * (x + 0.044715 * x * x * x)
-    return 0.5 * x * (1 + vtanh(inner))
+    return x * vsigmoid(2 * inner)
 }
 
 import Foundation

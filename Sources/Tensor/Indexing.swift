@@ -5,7 +5,7 @@ extension Tensor {
     public func indexSelect(_ indices: [Int]) -> Tensor {
         precondition(rank >= 1, "indexSelect: needs rank ≥ 1, got shape \(shape)")
         let rows = shape[0], width = count / Swift.max(rows, 1)
-        var out = Tensor(uninitializedShape: [indices.count] + shape.dropFirst())
+        let out = Tensor(uninitializedShape: [indices.count] + shape.dropFirst())
         for (k, i) in indices.enumerated() {
             precondition(i >= 0 && i < rows, "indexSelect: index \(i) out of range for shape \(shape)")
             (out.storage.base + k * width).update(from: pointer + i * width, count: width)
@@ -16,6 +16,7 @@ extension Tensor {
     /// `self[indices[k]] += source[k]` for each k (repeated indices accumulate), in place.
     /// - Parameter source: `[indices.count] + shape[1...]`.
     public mutating func indexAdd(_ indices: [Int], _ source: Tensor) {
+        precondition(rank >= 1, "indexAdd: needs rank ≥ 1, got shape \(shape)")
         let rows = shape[0], width = count / Swift.max(rows, 1)
         precondition(source.shape == [indices.count] + shape.dropFirst(),
                      "indexAdd: source shape \(source.shape) does not match \(indices.count) rows of shape \(shape)")

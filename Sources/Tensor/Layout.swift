@@ -6,7 +6,7 @@ extension Tensor {
                      "permuted: \(axes) is not a permutation of the axes of shape \(shape)")
         if axes == Array(0..<rank) { return self }
         let outShape = axes.map { shape[$0] }
-        var out = Tensor(uninitializedShape: outShape)
+        let out = Tensor(uninitializedShape: outShape)
         var inStrides = [Int](repeating: 1, count: rank)
         for i in stride(from: rank - 2, through: 0, by: -1) { inStrides[i] = inStrides[i + 1] * shape[i + 1] }
         let strides = axes.map { inStrides[$0] }
@@ -54,7 +54,7 @@ extension Tensor {
                      "sliced: range \(range) out of bounds for axis \(axis) of shape \(shape)")
         var s = shape
         s[a] = range.count
-        var out = Tensor(uninitializedShape: s)
+        let out = Tensor(uninitializedShape: s)
         let len = range.count * inner
         for o in 0..<outer { (out.storage.base + o * len).update(from: pointer + (o * n + range.lowerBound) * inner, count: len) }
         return out

@@ -1,11 +1,36 @@
 import COpenBLAS
 
 /// A LAPACK routine reported failure (`info ≠ 0`) or got unusable input.
+///
+/// `info < 0` follows LAPACK: argument `-info` was illegal (the wrappers reject a matrix holding
+/// NaN or ±Inf before calling LAPACK, with the info LAPACKE's own NaN check would give and a
+/// `reason`); `info > 0` means the algorithm did not converge.
 public struct LinalgError: Error, CustomStringConvertible {
     public let op: String
     public let info: Int
     public let shape: [Int]
-    public var description: String { "\(op): LAPACK failed with info \(info) on a matrix of shape \(shape)" }
+    /// Why the wrapper rejected the input, when it did (nil for failures reported by LAPACK).
+    public var reason: String? = nil
+    public var description: String {
+        if let reason { return "\(op): \(reason) (matrix of shape \(shape), info \(info))" }
+        return "\(op): LAPACK failed with info \(info) on a matrix of shape \(shape)"
+    }
+}
+
+extension Tensor {
+    /// Throws unless every element is finite (LAPACK would return garbage or loop on Inf).
+    func checkFinite(op: String, info: Int) throws {
+        let finite = withUnsafeBufferPointer { p -> Bool in
+            var acc = Vec()
+            var i = 0
+            // x·0 is 0 for finite x and NaN for NaN/Inf; NaN poisons the sum.
+            while i + 16 <= p.count { acc += UnsafeRawPointer(p.baseAddress! + i).loadUnaligned(as: Vec.self) * 0; i += 16 }
+            var s = acc.sum()
+            while i < p.count { s += p[i] * 0; i += 1 }
+            return s == 0
+        }
+        if !finite { throw LinalgError(op: op, info: info, shape: shape, reason: "input contains NaN or Inf") }
+    }
 }
 
 /// QR, SVD and symmetric eigendecomposition through LAPACKE (row-major).
@@ -17,11 +42,12 @@ extension Tensor {
         precondition(rank == 2, "qr: needs a matrix, got shape \(shape)")
         let m = shape[0], n = shape[1]
         precondition(m >= n, "qr: needs rows ≥ columns, got shape \(shape)")
-        var a = copy()
+        try checkFinite(op: "qr", info: -4)
+        let a = copy()
         var tau = [Float](repeating: 0, count: Swift.max(n, 1))
         var info = LAPACKE_sgeqrf(LAPACK_ROW_MAJOR, Int32(m), Int32(n), a.storage.base, Int32(n), &tau)
         guard info == 0 else { throw LinalgError(op: "qr (sgeqrf)", info: Int(info), shape: shape) }
-        var r = Tensor.zeros([n, n])
+        let r = Tensor.zeros([n, n])
         for i in 0..<n { for j in i..<n { r.storage.base[i * n + j] = a.storage.base[i * n + j] } }
         info = LAPACKE_sorgqr(LAPACK_ROW_MAJOR, Int32(m), Int32(n), Int32(n), a.storage.base, Int32(n), &tau)
         guard info == 0 else { throw LinalgError(op: "qr (sorgqr)", info: Int(info), shape: shape) }
@@ -37,8 +63,9 @@ extension Tensor {
     public func svd() throws -> (u: Tensor, s: Tensor, vt: Tensor) {
         precondition(rank == 2, "svd: needs a matrix, got shape \(shape)")
         let m = shape[0], n = shape[1], k = Swift.min(m, n)
+        try checkFinite(op: "svd", info: -5)
         var a = copy()
-        var u = Tensor(uninitializedShape: [m, k]), s = Tensor(uninitializedShape: [k]), vt = Tensor(uninitializedShape: [k, n])
+        let u = Tensor(uninitializedShape: [m, k]), s = Tensor(uninitializedShape: [k]), vt = Tensor(uninitializedShape: [k, n])
         var info = LAPACKE_sgesdd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), Int32(m), Int32(n), a.storage.base, Int32(n),
                                   s.storage.base, u.storage.base, Int32(k), vt.storage.base, Int32(n))
         if info > 0 {
@@ -57,12 +84,13 @@ extension Tensor {
     public func symmetricEigen() throws -> (values: Tensor, vectors: Tensor) {
         precondition(rank == 2 && shape[0] == shape[1], "symmetricEigen: needs a square matrix, got shape \(shape)")
         let n = shape[0]
-        var a = copy()
-        var w = Tensor(uninitializedShape: [n])
+        try checkFinite(op: "symmetricEigen", info: -5)
+        let a = copy()
+        let w = Tensor(uninitializedShape: [n])
         let info = LAPACKE_ssyevd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "U")), Int32(n), a.storage.base, Int32(n), w.storage.base)
         guard info == 0 else { throw LinalgError(op: "symmetricEigen (ssyevd)", info: Int(info), shape: shape) }
         // LAPACK returns ascending order; flip to descending.
-        var values = Tensor(uninitializedShape: [n]), vectors = Tensor(uninitializedShape: [n, n])
+        let values = Tensor(uninitializedShape: [n]), vectors = Tensor(uninitializedShape: [n, n])
         for j in 0..<n {
             values.storage.base[j] = w.storage.base[n - 1 - j]
             for i in 0..<n { vectors.storage.base[i * n + j] = a.storage.base[i * n + (n - 1 - j)] }

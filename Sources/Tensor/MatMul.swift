@@ -5,9 +5,10 @@ extension Tensor {
     /// `op(a) · op(b)` where `op` transposes the last two axes when asked.
     ///
     /// - `a` (M, K) or (..., M, K), `b` (K, N): leading dims of `a` fold into M (one sgemm) when
-    ///   `a` is not transposed; otherwise one sgemm per batch.
+    ///   `a` is not transposed; otherwise one sgemm per batch with `b` shared.
+    /// - `a` (M, K), `b` (B..., K, N): `a` shared across the batch of `b`, one sgemm per batch.
     /// - `a` (B..., M, K), `b` (B..., K, N): batched, one sgemm per batch.
-    /// - Returns: (..., M, N).
+    /// - Returns: (B..., M, N).
     public static func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
         precondition(a.rank >= 2 && b.rank >= 2, "matmul: needs rank ≥ 2, got \(a.shape) and \(b.shape)")
         let (ar, ac) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
@@ -17,19 +18,40 @@ extension Tensor {
         precondition(k == k2, "matmul: inner dimensions differ: \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "")")
         let aBatch = Array(a.shape.dropLast(2)), bBatch = Array(b.shape.dropLast(2))
         if b.rank == 2 && !transposeA {
-            var out = Tensor(uninitializedShape: aBatch + [m, n])
-            let rows = a.count / Swift.max(k, 1)
+            let out = Tensor(uninitializedShape: aBatch + [m, n])
             sgemm(a.pointer, transposeA: false, b.pointer, transposeB: transposeB, out.storage.base,
-                  m: a.count == 0 ? 0 : rows, n: n, k: k, lda: ac, ldb: bc, ldc: n, alpha: 1, beta: 0)
+                  m: aBatch.reduce(1, *) * m, n: n, k: k, lda: ac, ldb: bc, ldc: n, alpha: 1, beta: 0)
             return out
         }
-        precondition(bBatch.isEmpty || aBatch == bBatch, "matmul: batch dimensions differ: \(a.shape) · \(b.shape)")
-        let batch = aBatch.reduce(1, *)
-        var out = Tensor(uninitializedShape: aBatch + [m, n])
-        let aStride = ar * ac, bStride = bBatch.isEmpty ? 0 : br * bc
+        precondition(aBatch.isEmpty || bBatch.isEmpty || aBatch == bBatch,
+                     "matmul: batch dimensions differ: \(a.shape) · \(b.shape)")
+        let batchShape = aBatch.isEmpty ? bBatch : aBatch
+        let batch = batchShape.reduce(1, *)
+        let out = Tensor(uninitializedShape: batchShape + [m, n])
+        let aStride = aBatch.isEmpty ? 0 : ar * ac, bStride = bBatch.isEmpty ? 0 : br * bc
         for i in 0..<batch {
             sgemm(a.pointer + i * aStride, transposeA: transposeA, b.pointer + i * bStride, transposeB: transposeB,
                   out.storage.base + i * m * n, m: m, n: n, k: k, lda: ac, ldb: bc, ldc: n, alpha: 1, beta: 0)
+        }
+        return out
+    }
+
+    /// `Σᵢ op(aᵢ) · op(bᵢ)` over the common batch dims of `a` (B..., ·, ·) and `b` (B..., ·, ·):
+    /// the gradient of an operand that was shared across a batch. One accumulating sgemm per batch.
+    /// - Returns: (M, N).
+    public static func matmulSummingBatches(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+        precondition(a.rank >= 2 && b.rank >= 2 && a.shape.dropLast(2) == b.shape.dropLast(2),
+                     "matmulSummingBatches: batch dimensions differ: \(a.shape) · \(b.shape)")
+        let (ar, ac) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
+        let (br, bc) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
+        let (m, k) = transposeA ? (ac, ar) : (ar, ac)
+        let (k2, n) = transposeB ? (bc, br) : (br, bc)
+        precondition(k == k2, "matmulSummingBatches: inner dimensions differ: \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "")")
+        let batch = a.shape.dropLast(2).reduce(1, *)
+        let out = Tensor.zeros([m, n])
+        for i in 0..<batch {
+            sgemm(a.pointer + i * ar * ac, transposeA: transposeA, b.pointer + i * br * bc, transposeB: transposeB,
+                  out.storage.base, m: m, n: n, k: k, lda: ac, ldb: bc, ldc: n, alpha: 1, beta: 1)
         }
         return out
     }
@@ -38,6 +60,8 @@ extension Tensor {
     /// leading dims folded into rows when not transposed). Used to accumulate gradients.
     public mutating func addMatmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false,
                                    alpha: Float = 1, beta: Float = 1) {
+        precondition(a.rank >= 1 && b.rank >= 1 && rank >= 1,
+                     "addMatmul: needs rank ≥ 1, got \(a.shape) · \(b.shape) into \(shape)")
         let ac = a.shape[a.rank - 1], ar = a.count / Swift.max(ac, 1)
         let bc = b.shape[b.rank - 1], br = b.count / Swift.max(bc, 1)
         let (m, k) = transposeA ? (ac, ar) : (ar, ac)

@@ -96,9 +96,8 @@ public struct Tensor: @unchecked Sendable {
 
     /// A deep copy counted under `category`.
     public func copy(category: MemoryCategory = Memory.currentCategory) -> Tensor {
-        var t = Tensor(uninitializedShape: shape, category: category)
+        let t = Tensor(uninitializedShape: shape, category: category)
         t.storage.base.update(from: storage.base, count: count)
-        _ = t.count
         return t
     }
 

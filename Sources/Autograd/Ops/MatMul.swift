@@ -12,17 +12,27 @@ public func matmul(_ a: Variable, _ b: Variable, transposeA: Bool = false, trans
         let av = needs[1] ? s[k] : nil
         if needs[1] { k += 1 }
         let bv = needs[0] ? s[k] : nil
-        // C = A B: dA = G Bᵀ, dB = Aᵀ G; the transposed cases follow by swapping roles.
+        // C = A B: dA = G Bᵀ, dB = Aᵀ G; the transposed cases follow by swapping roles. An operand
+        // shared across the other's batch (2-D against batched) gets the sum over the batch.
+        let aShared = aShape.count == 2 && bShape.count > 2, bShared = bShape.count == 2 && aShape.count > 2
         var da: Tensor?, db: Tensor?
         if let bv {
-            da = transposeA ? Tensor.matmul(bv, g, transposeA: transposeB, transposeB: true)
-                            : Tensor.matmul(g, bv, transposeB: !transposeB)
+            if aShared {
+                da = transposeA ? Tensor.matmulSummingBatches(bv, g, transposeA: transposeB, transposeB: true)
+                                : Tensor.matmulSummingBatches(g, bv, transposeB: !transposeB)
+            } else {
+                da = transposeA ? Tensor.matmul(bv, g, transposeA: transposeB, transposeB: true)
+                                : Tensor.matmul(g, bv, transposeB: !transposeB)
+            }
         }
         if let av {
-            if bShape.count == 2 && aShape.count > 2 && !transposeA {
+            if bShared && !transposeA {
                 // b was shared across the folded batch: one sgemm over all rows.
                 let a2 = av.reshaped([-1, aShape.last!]), g2 = g.reshaped([-1, g.shape.last!])
                 db = transposeB ? Tensor.matmul(g2, a2, transposeA: true) : Tensor.matmul(a2, g2, transposeA: true)
+            } else if bShared {
+                db = transposeB ? Tensor.matmulSummingBatches(g, av, transposeA: true, transposeB: true)
+                                : Tensor.matmulSummingBatches(av, g)
             } else {
                 db = transposeB ? Tensor.matmul(g, av, transposeA: true, transposeB: transposeA)
                                 : Tensor.matmul(av, g, transposeA: !transposeA)

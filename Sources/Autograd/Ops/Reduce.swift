@@ -19,7 +19,7 @@ extension Variable {
         return Tape.current.record("sum-axis", inputs: [self], output: value.sum(axis: a, keepDims: keepDims), saved: []) { g, _ in
             var kept = s
             kept[a] = 1
-            return [Tensor.zeros(s) + g.reshaped(kept)]
+            return [g.reshaped(kept).broadcasted(to: s)]
         }
     }
 

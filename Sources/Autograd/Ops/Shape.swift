@@ -8,9 +8,10 @@ extension Variable {
     }
 
     public func permuted(_ axes: [Int]) -> Variable {
+        let out = value.permuted(axes) // validates `axes` (naming the op and shape) before they index anything
         var inverse = [Int](repeating: 0, count: axes.count)
         for (i, a) in axes.enumerated() { inverse[a] = i }
-        return Tape.current.record("permute", inputs: [self], output: value.permuted(axes), saved: []) { g, _ in [g.permuted(inverse)] }
+        return Tape.current.record("permute", inputs: [self], output: out, saved: []) { g, _ in [g.permuted(inverse)] }
     }
 
     /// Swaps two axes (default: the last two).
@@ -38,6 +39,9 @@ extension Variable {
     }
 
     public func split(axis: Int, sizes: [Int]) -> [Variable] {
+        let a = value.normalizeAxis(axis, op: "split")
+        precondition(sizes.allSatisfy { $0 >= 0 } && sizes.reduce(0, +) == shape[a],
+                     "split: sizes \(sizes) do not sum to \(shape[a]) (axis \(axis) of \(shape))")
         var start = 0
         return sizes.map { n in defer { start += n }; return sliced(axis: axis, start..<start + n) }
     }

@@ -40,10 +40,12 @@ extension Variable {
     }
 }
 
+/// d/dx of `x · ½(1 + tanh u)` = `½(1 + t) + ½ x (1 − t²) u′`, written with `s = σ(2u)`
+/// (`½(1 + t) = s`, `1 − t² = 4 s (1 − s)`) to avoid cancellation for negative x.
 @inline(__always) func geluGrad(_ g: Vec, _ x: Vec) -> Vec {
     let c: Float = 0.797_884_56
     let inner = c * (x + 0.044715 * x * x * x)
-    let t = vtanh(inner)
+    let s = vsigmoid(2 * inner)
     let dinner = c * (1 + 3 * 0.044715 * x * x)
-    return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * dinner)
+    return g * (s + 2 * x * s * (1 - s) * dinner)
 }

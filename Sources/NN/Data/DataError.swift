@@ -11,8 +11,10 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
     case notAFile(path: String)
     /// The file exists but holds no bytes.
     case emptyFile(path: String)
-    /// The file exists but could not be read or written.
+    /// The file exists but could not be read.
     case unreadable(path: String, reason: String)
+    /// The file could not be written.
+    case unwritable(path: String, reason: String)
     /// The file was read but its content is not what was expected.
     case corrupt(path: String, reason: String)
     /// A token stream (or one of its splits) is too short to cut a single training window.
@@ -27,7 +29,9 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
         case .emptyFile(let path):
             return "\(path): file is empty"
         case .unreadable(let path, let reason):
-            return "\(path): cannot be read or written (\(reason))"
+            return "\(path): cannot be read (\(reason))"
+        case .unwritable(let path, let reason):
+            return "\(path): cannot be written (\(reason))"
         case .corrupt(let path, let reason):
             return "\(path): corrupt file (\(reason))"
         case .tooShort(let source, let split, let tokens, let sequenceLength):

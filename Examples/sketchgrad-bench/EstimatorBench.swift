@@ -1,0 +1,149 @@
+import Autograd
+import COpenBLAS
+import Estimators
+import Foundation
+import Tensor
+
+/// `sketchgrad-bench estimators [--rows N] [--iterations I] [--refresh T]`
+///
+/// For a linear layer with N = 2048 rows and the two LLaMA-20M MLP shapes (n = 256 → m = 688 and
+/// n = 688 → m = 256), times forward + backward through the tape (`linear`, dx and dW both
+/// needed, upstream gradient given) and measures the saved bytes (the tape's accounting) of every
+/// estimator at k = n/4, beside exact in the same run. Steps that refresh a subspace (subspace
+/// iteration, eigendecomposition) are timed separately from ordinary steps. Prints JSON.
+/// Target (issue 3): the projection overhead of Haar–Stiefel and GradLite, ordinary steps,
+/// at most 25% of the exact layer's forward + backward time.
+func runEstimatorBenchmark(arguments: [String]) {
+    var rows = 2048, iterations = 30, refresh = 20
+    var rest = arguments[...]
+    while let flag = rest.popFirst() {
+        guard ["--rows", "--iterations", "--refresh"].contains(flag), let text = rest.popFirst(), let value = Int(text), value > 0 else {
+            FileHandle.standardError.write(Data("sketchgrad-bench estimators: bad argument '\(flag)' (valid: --rows N, --iterations I, --refresh T, positive integers)\n".utf8))
+            exit(2)
+        }
+        switch flag {
+        case "--rows": rows = value
+        case "--iterations": iterations = value
+        default: refresh = value
+        }
+    }
+    let layers = [(n: 256, m: 688), (n: 688, m: 256)].map { shape in
+        benchmarkLayer(rows: rows, n: shape.n, m: shape.m, iterations: iterations, refresh: refresh)
+    }
+    let report = EstimatorBenchReport(
+        benchmark: "estimators", rows: rows, iterations: iterations, refreshInterval: refresh,
+        threads: Parallel.threads, openblasCore: String(cString: openblas_get_corename()),
+        overheadTarget: 0.25, layers: layers)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    print(String(decoding: try! encoder.encode(report), as: UTF8.self))
+}
+
+struct EstimatorBenchReport: Encodable {
+    let benchmark: String
+    let rows: Int
+    let iterations: Int
+    let refreshInterval: Int
+    let threads: Int
+    let openblasCore: String
+    /// Maximum allowed `overhead` of haar and gradlite on ordinary steps.
+    let overheadTarget: Double
+    let layers: [LayerReport]
+}
+
+struct LayerReport: Encodable {
+    let n: Int
+    let m: Int
+    let rank: Int
+    let estimators: [EstimatorTiming]
+}
+
+struct EstimatorTiming: Encodable {
+    let spec: String
+    /// Bytes the tape holds after the forward (its own accounting).
+    let savedBytes: Int
+    /// `savedBytes` relative to exact.
+    let savedFraction: Double
+    /// Persistent estimator state (bases, covariance, error-feedback memory), bytes.
+    let stateBytes: Int
+    /// Medians over ordinary (non-refresh) steps, milliseconds.
+    let forwardMs: Double
+    let backwardMs: Double
+    let totalMs: Double
+    /// (total − exact total) / exact total, ordinary steps.
+    let overhead: Double
+    /// Median forward + backward of refresh steps, nil when none ran.
+    let refreshTotalMs: Double?
+    let refreshSteps: Int
+    let meetsTarget: Bool?
+}
+
+private func benchmarkLayer(rows: Int, n: Int, m: Int, iterations: Int, refresh: Int) -> LayerReport {
+    let k = n / 4
+    let specs = ["exact", "recompute", "lowrank(rank:\(k),refresh:\(refresh))", "gaussian(rank:\(k))", "haar(rank:\(k))",
+                 "optimal(rank:\(k),refresh:\(refresh))",
+                 "gradlite(rank:\(k),refresh:\(refresh))",
+                 "gradlite(rank:\(k),refresh:\(refresh),feedback:on)",
+                 "gradlite(rank:\(k),refresh:\(refresh),adaptive:off)"]
+    var rng = RNG(seed: 2024)
+    let weight = Parameter(Memory.withCategory(.parameter) { Tensor.randomNormal([m, n], std: 0.02, rng: &rng) }, name: "w")
+    let input = Parameter(Tensor.randomNormal([rows, n], rng: &rng), name: "x")
+    let delta = Tensor.randomNormal([rows, m], rng: &rng)
+    var results: [EstimatorTiming] = []
+    var exactTotal = 0.0, exactSaved = 1
+    for text in specs {
+        let estimator = try! EstimatorSpec(parsing: text).make(weightShape: [m, n], seed: 1, stream: estimatorStream(forPath: "bench"))
+        var forward: [Double] = [], backward: [Double] = [], refreshTotals: [Double] = []
+        var saved = 0
+        let warmup = 3
+        for i in 0..<(warmup + iterations) {
+            let isRefresh = refreshes(estimator)
+            weight.zeroGrad(); input.zeroGrad()
+            Tape.current.reset()
+            let t0 = ContinuousClock.now
+            let y = linear(input.variable, weight.variable, estimator: estimator)
+            let t1 = ContinuousClock.now
+            saved = Tape.current.savedBytes
+            Tape.current.backward(y, gradient: delta)
+            let t2 = ContinuousClock.now
+            guard i >= warmup else { continue }
+            if isRefresh {
+                refreshTotals.append(milliseconds(t2 - t0))
+            } else {
+                forward.append(milliseconds(t1 - t0)); backward.append(milliseconds(t2 - t1))
+            }
+        }
+        weight.zeroGrad(); input.zeroGrad()
+        let total = median(zip(forward, backward).map { $0 + $1 })
+        if text == "exact" { exactTotal = total; exactSaved = saved }
+        let overhead = total / exactTotal - 1
+        let gated = text.hasPrefix("haar") || text.hasPrefix("gradlite")
+        results.append(EstimatorTiming(
+            spec: "\(estimator)", savedBytes: saved, savedFraction: Double(saved) / Double(exactSaved),
+            stateBytes: estimator.stateTensors().values.reduce(0) { $0 + $1.bytes },
+            forwardMs: median(forward), backwardMs: median(backward), totalMs: total, overhead: overhead,
+            refreshTotalMs: refreshTotals.isEmpty ? nil : median(refreshTotals), refreshSteps: refreshTotals.count,
+            meetsTarget: gated ? overhead <= 0.25 : nil))
+    }
+    return LayerReport(n: n, m: m, rank: k, estimators: results)
+}
+
+/// Whether the estimator's next forward refreshes a subspace (timed separately).
+private func refreshes(_ e: LinearEstimator) -> Bool {
+    switch e {
+    case let e as LowRankEstimator: return e.refreshes(atStep: e.clock.step)
+    case let e as GradLiteEstimator: return e.refreshes(atStep: e.clock.step)
+    case let e as OptimalProjectionEstimator: return e.refreshes(atStep: e.clock.step)
+    default: return false
+    }
+}
+
+private func milliseconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15
+}
+
+private func median(_ values: [Double]) -> Double {
+    guard !values.isEmpty else { return .nan }
+    let s = values.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}

@@ -1,0 +1,168 @@
+import Autograd
+import Foundation
+import Tensor
+
+/// File names inside a checkpoint directory (Hugging Face's for the weights and config).
+public enum CheckpointFileName {
+    public static let weights = "model.safetensors"
+    public static let shardIndex = "model.safetensors.index.json"
+    public static let trainingState = "training_state.safetensors"
+    public static let config = "config.json"
+}
+
+/// Writes every parameter of `model` as F32 under its file name (Hugging Face LLaMA names by
+/// default), atomically.
+/// - Throws: `CheckpointError.unknownName` when a parameter has no file name.
+public func saveWeights(of model: Module, to url: URL, nameMap: CheckpointNameMap = .llamaHuggingFace,
+                        metadata: [String: String] = [:]) throws {
+    try weightsWriter(of: model, nameMap: nameMap, metadata: metadata).write(to: url)
+}
+
+func weightsWriter(of model: Module, nameMap: CheckpointNameMap, metadata: [String: String]) throws -> SafetensorsWriter {
+    var w = SafetensorsWriter(metadata: metadata.merging(["format": "pt"]) { a, _ in a })
+    for (path, p) in model.namedParameters() { w.add(try nameMap.fileName(path), p.value) }
+    return w
+}
+
+/// Replaces every parameter of `model` with the tensor of the same (mapped) name in `url`.
+///
+/// `url` is a `.safetensors` file or a directory holding `model.safetensors` or a sharded
+/// `model.safetensors.index.json`. Everything is checked before anything is copied: a missing,
+/// unexpected, misshapen or non-float tensor, or a parameter without a file name, is collected,
+/// and all of them are thrown together as `CheckpointError.mismatches`; the model is then
+/// unchanged. F16 and BF16 tensors are widened to F32.
+public func loadWeights(into model: Module, from url: URL, nameMap: CheckpointNameMap = .llamaHuggingFace) throws {
+    let source = try WeightSource(url)
+    var mismatches: [CheckpointMismatch] = []
+    var plan: [(Parameter, SafetensorsFile, String)] = []
+    var expected = Set<String>()
+    for (path, p) in model.namedParameters() {
+        let name: String
+        do { name = try nameMap.fileName(path) } catch {
+            mismatches.append(.unmappable(parameter: path, reason: "\(error)"))
+            continue
+        }
+        expected.insert(name)
+        guard let found = source.lookup(name) else {
+            mismatches.append(.missing(name: name, shape: p.shape))
+            continue
+        }
+        let (file, entry) = found
+        if !SafetensorsFile.isReadableAsFloat(entry.dtype) {
+            mismatches.append(.wrongDType(name: name, found: entry.dtype.rawValue))
+        } else if entry.shape != p.shape {
+            mismatches.append(.wrongShape(name: name, expected: p.shape, found: entry.shape))
+        } else {
+            plan.append((p, file, name))
+        }
+    }
+    for name in source.names where !expected.contains(name) && !nameMap.isIgnoredFileEntry(name) {
+        mismatches.append(.unexpected(name: name))
+    }
+    guard mismatches.isEmpty else { throw CheckpointError.mismatches(path: source.path, mismatches) }
+    for (p, file, name) in plan { p.value = try file.floatTensor(name) }
+}
+
+/// Saves a checkpoint directory: `model.safetensors` (weights), and when given,
+/// `training_state.safetensors` and `config.json`. Each file is written atomically; weights and
+/// state carry the same `checkpoint_id`, so `loadCheckpoint` can tell when a crash between the two
+/// writes left files from different saves.
+public func saveCheckpoint(model: Module, to directory: URL, trainingState: TrainingState? = nil,
+                           config: Data? = nil, nameMap: CheckpointNameMap = .llamaHuggingFace) throws {
+    do {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    } catch {
+        throw CheckpointError.writeFailed(path: directory.path, reason: error.localizedDescription)
+    }
+    let id = UUID().uuidString
+    try weightsWriter(of: model, nameMap: nameMap, metadata: ["checkpoint_id": id])
+        .write(to: directory.appendingPathComponent(CheckpointFileName.weights))
+    if let trainingState {
+        try trainingState.write(to: directory.appendingPathComponent(CheckpointFileName.trainingState), checkpointID: id)
+    }
+    if let config { try writeAtomically(config, to: directory.appendingPathComponent(CheckpointFileName.config)) }
+}
+
+/// Loads the weights of a checkpoint directory into `model` and returns its training state (nil
+/// when the directory has none). Estimator state is restored into the model's estimators; the
+/// optimizer state, RNGs and counters are for the caller to apply.
+@discardableResult
+public func loadCheckpoint(into model: Module, from directory: URL,
+                           nameMap: CheckpointNameMap = .llamaHuggingFace) throws -> TrainingState? {
+    let weightsURL = directory.appendingPathComponent(CheckpointFileName.weights)
+    let stateURL = directory.appendingPathComponent(CheckpointFileName.trainingState)
+    let weights = try SafetensorsFile(contentsOf: weightsURL)
+    var state: TrainingState?
+    if FileManager.default.fileExists(atPath: stateURL.path) {
+        let stateFile = try SafetensorsFile(contentsOf: stateURL)
+        if let a = weights.metadata["checkpoint_id"], let b = stateFile.metadata["checkpoint_id"], a != b {
+            throw CheckpointError.invalidContent(path: directory.path,
+                reason: "\(CheckpointFileName.weights) and \(CheckpointFileName.trainingState) come from different saves (interrupted save?)")
+        }
+        state = try TrainingState(file: stateFile)
+    }
+    try loadWeights(into: model, from: weightsURL, nameMap: nameMap)
+    try state?.restoreEstimatorState(into: model, path: stateURL.path)
+    return state
+}
+
+/// The tensors of one weights file, or of the shards listed by a Hugging Face index.
+struct WeightSource {
+    let path: String
+    private(set) var files: [SafetensorsFile] = []
+    private var owner: [String: Int] = [:]
+    private(set) var names: [String] = []
+
+    init(_ url: URL) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw CheckpointError.fileNotFound(path: url.path)
+        }
+        guard isDirectory.boolValue else {
+            path = url.path
+            add(try SafetensorsFile(contentsOf: url))
+            return
+        }
+        let single = url.appendingPathComponent(CheckpointFileName.weights)
+        let index = url.appendingPathComponent(CheckpointFileName.shardIndex)
+        if FileManager.default.fileExists(atPath: single.path) {
+            path = single.path
+            add(try SafetensorsFile(contentsOf: single))
+        } else if FileManager.default.fileExists(atPath: index.path) {
+            path = index.path
+            for shard in try Self.shardNames(index) {
+                add(try SafetensorsFile(contentsOf: url.appendingPathComponent(shard)))
+            }
+        } else {
+            throw CheckpointError.fileNotFound(path: single.path)
+        }
+    }
+
+    /// The distinct shard files named by an index's `weight_map`, in first-mention order.
+    private static func shardNames(_ index: URL) throws -> [String] {
+        struct Index: Decodable { let weight_map: [String: String] }
+        guard let data = try? Data(contentsOf: index),
+              let parsed = try? JSONDecoder().decode(Index.self, from: data) else {
+            throw CheckpointError.invalidContent(path: index.path, reason: "not a valid index (expected a JSON object with a 'weight_map')")
+        }
+        var seen = Set<String>()
+        let shards = parsed.weight_map.keys.sorted().compactMap { parsed.weight_map[$0] }.filter { seen.insert($0).inserted }
+        for shard in shards where shard.contains("/") || shard.hasPrefix(".") {
+            throw CheckpointError.invalidContent(path: index.path, reason: "shard name '\(shard)' is not a plain file name")
+        }
+        return shards
+    }
+
+    private mutating func add(_ file: SafetensorsFile) {
+        for name in file.names where owner[name] == nil {
+            owner[name] = files.count
+            names.append(name)
+        }
+        files.append(file)
+    }
+
+    func lookup(_ name: String) -> (SafetensorsFile, SafetensorsEntry)? {
+        guard let i = owner[name], let e = files[i].entry(name) else { return nil }
+        return (files[i], e)
+    }
+}

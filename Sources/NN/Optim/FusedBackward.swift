@@ -1,0 +1,68 @@
+import Autograd
+import Foundation
+import Tensor
+
+/// The hook plumbing LOMO and AdaLomo share: each managed parameter's gradient-complete hook
+/// hands the gradient to the optimizer's update and frees it at once, so at most the gradients
+/// the backward is currently forming are alive, never a full set.
+///
+/// Clipping: the global norm is known only after a whole backward, but the updates happen during
+/// it. `measure` runs one backward whose hooks only add up `‖g‖²` (and free each gradient); the
+/// resulting clip factor `min(1, maxNorm/(norm + 1e-6))` scales the gradients of the next
+/// (updating) backward. So clipped LOMO costs a second forward and backward per step.
+final class FusedBackward {
+    private(set) var attached = false
+    private var installed = false
+    private var measuring = false
+    private var squaredNorm = 0.0
+    /// Multiplies every gradient of the updating pass (the clip factor); reset by `resetScale()`.
+    private(set) var gradScale: Float = 1
+    private let slotIndex: [ObjectIdentifier: Int]
+    private let parameters: [Parameter]
+    private var update: ((Int, Tensor) -> Void)?
+
+    init(slots: [ParameterSlot], all: [Parameter]) {
+        var index: [ObjectIdentifier: Int] = [:]
+        for (i, s) in slots.enumerated() { index[ObjectIdentifier(s.parameter)] = i }
+        slotIndex = index
+        parameters = all
+    }
+
+    /// Starts updating inside the backward. `update(slotIndex, gradient)` must capture its
+    /// optimizer weakly: the parameters keep the hooks for their whole life.
+    func attach(_ update: @escaping (Int, Tensor) -> Void) {
+        self.update = update
+        attached = true
+        guard !installed else { return }
+        installed = true
+        for p in parameters { p.onGradientComplete { [weak self] p in self?.gradientComplete(p) } }
+    }
+
+    /// Stops updating in the backward (the hooks stay registered and do nothing).
+    func detach() { attached = false }
+
+    private func gradientComplete(_ p: Parameter) {
+        guard attached, let g = p.grad else { return }
+        p.grad = nil // freed before the update's own temporaries are made
+        if measuring {
+            squaredNorm += Double(g.squaredNorm())
+        } else if let i = slotIndex[ObjectIdentifier(p)] {
+            update?(i, g)
+        }
+    }
+
+    /// Runs `backward` (one forward + backward of the loss) with the hooks only measuring, and
+    /// sets the clip factor for the next updating backward. - Returns: the global gradient norm.
+    func measure(maxNorm: Float, _ backward: () throws -> Void) rethrows -> Float {
+        precondition(attached, "measureGradientNorm: the optimizer is detached from the backward")
+        measuring = true
+        squaredNorm = 0
+        defer { measuring = false }
+        try backward()
+        let norm = Float(squaredNorm.squareRoot())
+        gradScale = norm.isFinite && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1
+        return norm
+    }
+
+    func resetScale() { gradScale = 1 }
+}

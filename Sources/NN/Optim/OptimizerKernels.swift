@@ -1,0 +1,104 @@
+import Foundation
+import Tensor
+
+// Fused update kernels over raw buffers: one pass, 16 lanes at a time, no temporaries. The last
+// partial block goes through the same SIMD formula (padded with zeros), so every element of a
+// tensor is computed the same way whatever its position.
+
+/// Calls `body(i, n)` on blocks `[i, i + n)` of at most 16 elements, split over the cores for
+/// large counts (these kernels do a square root and a division per element, enough to pay).
+@inline(__always)
+func forEachBlock(_ count: Int, minPerThread: Int = 1 << 17, _ body: (_ i: Int, _ n: Int) -> Void) {
+    Parallel.forEachChunk(count, minPerThread: minPerThread) { r in
+        var i = r.lowerBound
+        while i < r.upperBound {
+            let n = Swift.min(16, r.upperBound - i)
+            body(i, n)
+            i += n
+        }
+    }
+}
+
+@inline(__always) func vload(_ p: UnsafePointer<Float>, _ i: Int, _ n: Int) -> Vec {
+    if n == 16 { return UnsafeRawPointer(p + i).loadUnaligned(as: Vec.self) }
+    var v = Vec()
+    for j in 0..<n { v[j] = p[i + j] }
+    return v
+}
+
+@inline(__always) func vstore(_ v: Vec, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ n: Int) {
+    if n == 16 { UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: Vec.self); return }
+    for j in 0..<n { p[i + j] = v[j] }
+}
+
+/// Adam's exponential-average coefficients and bias corrections at step `t` (1-based).
+struct AdamCoefficients {
+    let beta1: Float, beta2: Float, eps: Float
+    /// `1 − β1ᵗ`, `1 − β2ᵗ` (computed in Double: β2ᵗ is close to 1 for hundreds of steps).
+    let correction1: Float, correction2: Float
+
+    init(beta1: Float, beta2: Float, eps: Float, step t: Int) {
+        self.beta1 = beta1; self.beta2 = beta2; self.eps = eps
+        correction1 = Float(1 - Foundation.pow(Double(beta1), Double(t)))
+        correction2 = Float(1 - Foundation.pow(Double(beta2), Double(t)))
+    }
+}
+
+/// AdamW (Loshchilov & Hutter; PyTorch's formula) in one pass over `count` elements:
+/// `w ← w(1 − lr·wd)`, `m ← β1 m + (1−β1) g`, `v ← β2 v + (1−β2) g²`,
+/// `w ← w − (lr / (1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + ε)`.
+func adamwKernel(weight w: UnsafeMutablePointer<Float>, grad g: UnsafePointer<Float>,
+                 m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,
+                 learningRate lr: Float, weightDecay wd: Float, _ c: AdamCoefficients) {
+    let decay = 1 - lr * wd
+    let stepSize = lr / c.correction1
+    let invRootC2 = 1 / c.correction2.squareRoot()
+    let (b1, b2, eps) = (c.beta1, c.beta2, c.eps)
+    let (a1, a2) = (1 - b1, 1 - b2)
+    let pw = UncheckedSendable(w), pg = UncheckedSendable(g), pm = UncheckedSendable(m), pv = UncheckedSendable(v)
+    forEachBlock(count) { i, n in
+        let gi = vload(pg.value, i, n)
+        let mi = b1 * vload(pm.value, i, n) + a1 * gi
+        let vi = b2 * vload(pv.value, i, n) + a2 * (gi * gi)
+        let wi = vload(pw.value, i, n) * decay - stepSize * (mi / (vi.squareRoot() * invRootC2 + eps))
+        vstore(mi, pm.value, i, n)
+        vstore(vi, pv.value, i, n)
+        vstore(wi, pw.value, i, n)
+    }
+}
+
+/// Adam's normalised direction without applying it (the projected optimizers apply it through
+/// their basis): `m ← β1 m + (1−β1) r`, `v ← β2 v + (1−β2) r²`, `out = m / (√v + ε)`.
+/// No bias correction here: GaLore folds it into the step size `lr·√(1−β2ᵗ)/(1−β1ᵗ)`.
+func adamDirectionKernel(_ r: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
+                         out: UnsafeMutablePointer<Float>, count: Int, beta1 b1: Float, beta2 b2: Float, eps: Float) {
+    let (a1, a2) = (1 - b1, 1 - b2)
+    let pr = UncheckedSendable(r), pm = UncheckedSendable(m), pv = UncheckedSendable(v), po = UncheckedSendable(out)
+    forEachBlock(count) { i, n in
+        let ri = vload(pr.value, i, n)
+        let mi = b1 * vload(pm.value, i, n) + a1 * ri
+        let vi = b2 * vload(pv.value, i, n) + a2 * (ri * ri)
+        vstore(mi, pm.value, i, n)
+        vstore(vi, pv.value, i, n)
+        vstore(mi / (vi.squareRoot() + eps), po.value, i, n)
+    }
+}
+
+/// SGD with L2 weight decay and optional momentum (PyTorch's `SGD`, dampening 0):
+/// `d = g + wd·w`; with momentum `b ← μ b + d` and `d = b` (Nesterov: `d = d + μ b`); `w ← w − lr·d`.
+/// `buffer` is nil without momentum.
+func sgdKernel(weight w: UnsafeMutablePointer<Float>, grad g: UnsafePointer<Float>, buffer: UnsafeMutablePointer<Float>?,
+               count: Int, learningRate lr: Float, weightDecay wd: Float, momentum mu: Float, nesterov: Bool,
+               gradScale: Float = 1) {
+    let pw = UncheckedSendable(w), pg = UncheckedSendable(g), pb = UncheckedSendable(buffer)
+    forEachBlock(count, minPerThread: 1 << 18) { i, n in
+        let wi = vload(pw.value, i, n)
+        var d = vload(pg.value, i, n) * gradScale + wd * wi
+        if let b = pb.value {
+            let bi = mu * vload(b, i, n) + d
+            vstore(bi, b, i, n)
+            d = nesterov ? d + mu * bi : bi
+        }
+        vstore(wi - lr * d, pw.value, i, n)
+    }
+}

@@ -1,0 +1,25 @@
+import Tensor
+
+/// What one optimizer step measured; one line of `metrics.jsonl`.
+public struct StepMetrics: Codable, Sendable {
+    public var step: Int
+    public var loss: Float
+    public var learningRate: Float
+    public var tokensPerSecond: Double
+    /// Global gradient norm before clipping (nil when the optimizer frees gradients during the backward).
+    public var gradNorm: Float?
+    public var msForward: Double
+    public var msBackward: Double
+    public var msOptimizer: Double
+    /// Peak bytes per memory category during this step, plus `total`.
+    public var peakMemory: [String: Int]
+    /// Peak bytes the tape held as saved activations during this step.
+    public var savedActivationBytes: Int
+    public var validationLoss: Float?
+
+    enum CodingKeys: String, CodingKey {
+        case step, loss, learningRate = "lr", tokensPerSecond = "tokens_per_s", gradNorm = "grad_norm"
+        case msForward = "ms_forward", msBackward = "ms_backward", msOptimizer = "ms_optimizer"
+        case peakMemory = "peak_memory", savedActivationBytes = "saved_activation_bytes", validationLoss = "val_loss"
+    }
+}

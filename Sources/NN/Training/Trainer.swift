@@ -1,0 +1,88 @@
+import Autograd
+import Estimators
+import Tensor
+
+/// Drives pretraining of a `LlamaModel`: micro-batches, gradient accumulation, clipping, the
+/// learning-rate schedule, the optimizer step, evaluation and per-step measurements.
+///
+/// Everything random (data windows) comes from `dataRNG`, and estimators and optimizers own
+/// their counter-based streams, so a run is reproducible for a given seed and thread count and
+/// can be resumed bit for bit from a checkpoint.
+public final class Trainer {
+    public let model: LlamaModel
+    public let optimizer: Optimizer
+    public let data: TokenDataset
+    public let options: TrainingOptions
+    public let schedule: CosineSchedule
+    /// Position of the training-data sampler.
+    public var dataRNG: RNG
+    /// Completed optimizer steps.
+    public var step: Int
+
+    private let parameters: [Parameter]
+
+    public init(model: LlamaModel, optimizer: Optimizer, data: TokenDataset, options: TrainingOptions) {
+        self.model = model
+        self.optimizer = optimizer
+        self.data = data
+        self.options = options
+        schedule = CosineSchedule(peak: options.learningRate, warmup: options.warmup, total: options.steps,
+                                  minRatio: options.minLearningRateRatio)
+        dataRNG = RNG(seed: options.seed, stream: 0xDA7A)
+        step = 0
+        parameters = model.parameters.filter(\.requiresGrad)
+    }
+
+    /// One optimizer step over `gradAccum` micro-batches.
+    public func trainStep() -> StepMetrics {
+        let lr = schedule.learningRate(atStep: step)
+        optimizer.learningRate = lr
+        model.train()
+        Memory.resetPeak()
+        var lossSum: Float = 0
+        var forward = 0.0, backward = 0.0, savedPeak = 0
+        let start = monotonicSeconds()
+        let scale = 1 / Float(options.gradAccum)
+        for _ in 0..<options.gradAccum {
+            let batch = data.batch(size: options.batch, seq: options.seq, split: .train, rng: &dataRNG)
+            let t0 = monotonicSeconds()
+            let loss = model.loss(tokens: batch.inputs, targets: batch.targets, batch: options.batch, seq: options.seq)
+            let t1 = monotonicSeconds()
+            savedPeak = max(savedPeak, Tape.current.savedBytes)
+            lossSum += loss.value.item
+            (options.gradAccum > 1 ? loss * scale : loss).backward()
+            backward += monotonicSeconds() - t1
+            forward += t1 - t0
+        }
+        let t2 = monotonicSeconds()
+        var gradNorm: Float?
+        if !optimizer.updatesDuringBackward {
+            gradNorm = options.clip > 0 ? clipGradientNorm(parameters, maxNorm: options.clip) : globalGradientNorm(parameters)
+        }
+        optimizer.step()
+        optimizer.zeroGrad()
+        let end = monotonicSeconds()
+        step += 1
+        let stats = Memory.stats
+        return StepMetrics(step: step, loss: lossSum / Float(options.gradAccum), learningRate: lr,
+                           tokensPerSecond: Double(options.tokensPerStep) / (end - start), gradNorm: gradNorm,
+                           msForward: forward * 1000, msBackward: backward * 1000, msOptimizer: (end - t2) * 1000,
+                           peakMemory: stats.peakByCategory, savedActivationBytes: savedPeak, validationLoss: nil)
+    }
+
+    /// Mean next-token loss over the first `options.evalBatches` validation batches (always the
+    /// same windows, so evaluations are comparable across steps and runs).
+    public func evaluate() -> Float {
+        model.eval()
+        defer { model.train() }
+        let batches = data.evaluationBatches(size: options.batch, seq: options.seq, split: .validation, maxBatches: options.evalBatches)
+        guard !batches.isEmpty else { return .nan }
+        var total: Float = 0
+        withNoGrad {
+            for b in batches {
+                total += model.loss(tokens: b.inputs, targets: b.targets, batch: b.inputs.count / options.seq, seq: options.seq).value.item
+            }
+        }
+        return total / Float(batches.count)
+    }
+}

@@ -1,0 +1,80 @@
+import Autograd
+@testable import NN
+import Tensor
+import TestSupport
+import XCTest
+
+final class AttentionTests: XCTestCase {
+    /// Attention built from generic autograd ops, head by head (the reference).
+    func reference(_ q: Variable, _ k: Variable, _ v: Variable, batch: Int, seq: Int, heads: Int, kvHeads: Int) -> Variable {
+        let d = q.shape[1] / heads, group = heads / kvHeads
+        var mask = Tensor.zeros([seq, seq])
+        for i in 0..<seq { for j in (i + 1)..<seq { mask[i, j] = -1e9 } }
+        let scale = 1 / Float(d).squareRoot()
+        var rows: [Variable] = []
+        for b in 0..<batch {
+            var outs: [Variable] = []
+            for h in 0..<heads {
+                let r = b * seq..<(b + 1) * seq
+                let kv = h / group
+                let qh = q.sliced(axis: 0, r).sliced(axis: 1, h * d..<(h + 1) * d)
+                let kh = k.sliced(axis: 0, r).sliced(axis: 1, kv * d..<(kv + 1) * d)
+                let vh = v.sliced(axis: 0, r).sliced(axis: 1, kv * d..<(kv + 1) * d)
+                let p = (matmul(qh, kh, transposeB: true) * scale + Variable(mask)).softmax()
+                outs.append(matmul(p, vh))
+            }
+            rows.append(Variable.concatenate(outs, axis: 1))
+        }
+        return Variable.concatenate(rows, axis: 0)
+    }
+
+    func compareWithReference(batch: Int, seq: Int, heads: Int, kvHeads: Int, d: Int, file: StaticString = #filePath, line: UInt = #line) {
+        let q = randomParameter([batch * seq, heads * d], seed: 1), k = randomParameter([batch * seq, kvHeads * d], seed: 2)
+        let v = randomParameter([batch * seq, kvHeads * d], seed: 3)
+        let probe = Variable(randomTensor([batch * seq, heads * d], seed: 4))
+        func grads(_ f: () -> Variable) -> (Tensor, [Tensor]) {
+            for p in [q, k, v] { p.zeroGrad() }
+            let out = f()
+            (out * probe).sum().backward()
+            return (out.value, [q.grad!, k.grad!, v.grad!])
+        }
+        let (fused, fusedGrads) = grads {
+            causalAttention(q: q.variable, k: k.variable, v: v.variable, batch: batch, seq: seq, heads: heads, kvHeads: kvHeads)
+        }
+        let (ref, refGrads) = grads { reference(q.variable, k.variable, v.variable, batch: batch, seq: seq, heads: heads, kvHeads: kvHeads) }
+        XCTAssertLessThan(maxDifference(fused, ref), 1e-4, "output", file: file, line: line)
+        for (name, (a, b)) in zip(["dq", "dk", "dv"], zip(fusedGrads, refGrads)) {
+            XCTAssertLessThan(maxDifference(a, b), 1e-4, name, file: file, line: line)
+        }
+    }
+
+    func testMatchesReferenceMultiHead() { compareWithReference(batch: 2, seq: 7, heads: 2, kvHeads: 2, d: 4) }
+
+    /// seq ≥ 64 takes the two-row-block path of the kernels.
+    func testMatchesReferenceLongSequenceBlocks() { compareWithReference(batch: 1, seq: 66, heads: 2, kvHeads: 2, d: 4) }
+
+    func testMatchesReferenceGroupedQuery() { compareWithReference(batch: 2, seq: 5, heads: 4, kvHeads: 2, d: 4) }
+
+    /// Tolerance 1e-2 relative to the largest gradient (central differences, h = 1e-2).
+    func testGradientMatchesFiniteDifferences() {
+        let q = randomParameter([8, 8], seed: 5), k = randomParameter([8, 4], seed: 6), v = randomParameter([8, 4], seed: 7)
+        let probe = Variable(randomTensor([8, 8], seed: 8))
+        let err = maxGradientError([q, k, v]) {
+            (causalAttention(q: q.variable, k: k.variable, v: v.variable, batch: 2, seq: 4, heads: 2, kvHeads: 1) * probe).sum()
+        }
+        XCTAssertLessThan(err, 1e-2)
+    }
+
+    func testFirstPositionAttendsOnlyToItself() {
+        let v = randomTensor([6, 4], seed: 9)
+        let out = causalAttention(q: Variable(randomTensor([6, 4], seed: 10)), k: Variable(randomTensor([6, 4], seed: 11)),
+                                  v: Variable(v), batch: 2, seq: 3, heads: 1, kvHeads: 1).value
+        for b in 0..<2 { for i in 0..<4 { XCTAssertEqual(out[b * 3, i], v[b * 3, i], accuracy: 1e-6) } }
+    }
+}
+
+/// Largest absolute elementwise difference of two same-shaped tensors.
+func maxDifference(_ a: Tensor, _ b: Tensor) -> Float {
+    precondition(a.shape == b.shape, "maxDifference: \(a.shape) vs \(b.shape)")
+    return zip(a.scalars, b.scalars).reduce(0) { Swift.max($0, Swift.abs($1.0 - $1.1)) }
+}

@@ -1,0 +1,83 @@
+import Autograd
+import Foundation
+@testable import NN
+import Tensor
+import TestSupport
+
+/// A small dense or MoE configuration for tests (hidden 16, 2 heads, 2 layers, vocab 50).
+func tinyConfig(moe: MoEConfig? = nil, kvHeads: Int? = nil) -> LlamaConfig {
+    LlamaConfig(hiddenSize: 16, intermediateSize: 24, numHeads: 2, numKeyValueHeads: kvHeads, numLayers: 2,
+                vocabSize: 50, maxSequenceLength: 32, moe: moe)
+}
+
+/// Deterministic token ids in `0..<vocab`.
+func tokenBatch(_ count: Int, vocab: Int, seed: UInt64) -> [Int32] {
+    var rng = RNG(seed: seed)
+    return (0..<count).map { _ in Int32(rng.nextInt(below: vocab)) }
+}
+
+/// Finite-difference check of `samples` elements per parameter (evenly spaced), for models too big
+/// to perturb every element in a debug test. Same error measure as `maxGradientError`.
+func sampledGradientError(_ params: [Parameter], samples: Int, h: Float = 1e-2, _ f: () -> Variable) -> Float {
+    for p in params { p.zeroGrad() }
+    Tape.current.reset()
+    f().backward()
+    var worst: Float = 0
+    for p in params {
+        let analytic = p.grad ?? Tensor.zeros(p.shape)
+        let scale = Swift.max(analytic.scalars.map(abs).max() ?? 0, 1e-3)
+        let n = p.value.count
+        for s in 0..<Swift.min(samples, n) {
+            let i = s * n / Swift.min(samples, n)
+            let orig = p.value.pointer[i]
+            p.value.withUnsafeMutableBufferPointer { $0[i] = orig + h }
+            let fp = withNoGrad { Double(f().value.item) }
+            p.value.withUnsafeMutableBufferPointer { $0[i] = orig - h }
+            let fm = withNoGrad { Double(f().value.item) }
+            p.value.withUnsafeMutableBufferPointer { $0[i] = orig }
+            worst = Swift.max(worst, abs(Float((fp - fm) / (2 * Double(h))) - analytic.pointer[i]) / scale)
+        }
+    }
+    return worst
+}
+
+/// Plain Adam (β = 0.9, 0.999, ε = 1e-8, no weight decay) for the overfit tests, independent of
+/// the optimizer module.
+final class TestAdam {
+    let params: [Parameter]
+    let lr: Float
+    var m: [Tensor], v: [Tensor]
+    var step = 0
+
+    init(_ params: [Parameter], lr: Float) {
+        self.params = params
+        self.lr = lr
+        m = params.map { Tensor.zeros($0.shape) }
+        v = params.map { Tensor.zeros($0.shape) }
+    }
+
+    func update() {
+        step += 1
+        let c1 = 1 - Float.pow(0.9, Float(step)), c2 = 1 - Float.pow(0.999, Float(step))
+        for (k, p) in params.enumerated() {
+            guard let g = p.grad else { continue }
+            let gp = g.pointer
+            m[k].withUnsafeMutableBufferPointer { mp in
+                v[k].withUnsafeMutableBufferPointer { vp in
+                    p.value.withUnsafeMutableBufferPointer { wp in
+                        for i in 0..<wp.count {
+                            mp[i] = 0.9 * mp[i] + 0.1 * gp[i]
+                            vp[i] = 0.999 * vp[i] + 0.001 * gp[i] * gp[i]
+                            wp[i] -= lr * (mp[i] / c1) / ((vp[i] / c2).squareRoot() + 1e-8)
+                        }
+                    }
+                }
+            }
+            p.zeroGrad()
+        }
+    }
+}
+
+extension Float {
+    static func pow(_ a: Float, _ b: Float) -> Float { Float(Foundation.pow(Double(a), Double(b))) }
+}

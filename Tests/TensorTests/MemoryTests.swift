@@ -1,0 +1,125 @@
+import Tensor
+import XCTest
+
+/// The allocator's accounting is exact (requested bytes, per category) for known allocations.
+/// Deltas against a baseline taken inside each test keep the tests independent of each other.
+final class MemoryTests: XCTestCase {
+    func delta(_ before: MemoryStats, _ c: MemoryCategory) -> Int { Memory.stats.live(c) - before.live(c) }
+
+    func testEachCategoryCountsRequestedBytes() {
+        let before = Memory.stats
+        var keep: [Tensor] = []
+        for (i, c) in MemoryCategory.allCases.enumerated() {
+            keep.append(Tensor(uninitializedShape: [10 + i, 3], category: c))
+        }
+        for (i, c) in MemoryCategory.allCases.enumerated() {
+            XCTAssertEqual(delta(before, c), (10 + i) * 3 * 4, "\(c)")
+        }
+        XCTAssertEqual(Memory.stats.liveTotal - before.liveTotal, keep.reduce(0) { $0 + $1.bytes })
+        keep.removeAll()
+        for c in MemoryCategory.allCases { XCTAssertEqual(delta(before, c), 0, "\(c) released") }
+    }
+
+    func testWithCategoryScopesNest() {
+        let before = Memory.stats
+        let (a, b, c) = Memory.withCategory(.optimizer) { () -> (Tensor, Tensor, Tensor) in
+            let a = Tensor.zeros([100])
+            let b = Memory.withCategory(.workspace) { Tensor.ones([50]) }
+            return (a, b, Tensor.zeros([7]))
+        }
+        XCTAssertEqual(delta(before, .optimizer), 428)
+        XCTAssertEqual(delta(before, .workspace), 200)
+        XCTAssertEqual(Memory.currentCategory, .activation)
+        withExtendedLifetime((a, b, c)) {}
+    }
+
+    func testPeakAndResetPeak() {
+        Memory.resetPeak()
+        let base = Memory.stats
+        XCTAssertEqual(base.peakTotal, base.liveTotal)
+        do {
+            let big = Tensor.zeros([1000])      // +4000
+            withExtendedLifetime(big) {}
+        }
+        let small = Tensor.zeros([10])          // +40, while big is gone
+        let s = Memory.stats
+        XCTAssertEqual(s.liveTotal - base.liveTotal, 40)
+        XCTAssertEqual(s.peakTotal - base.liveTotal, 4000)
+        XCTAssertEqual(s.peak(.activation) - base.live(.activation), 4000)
+        Memory.resetPeak()
+        XCTAssertEqual(Memory.stats.peakTotal, Memory.stats.liveTotal)
+        withExtendedLifetime(small) {}
+    }
+
+    func testNestedMeasure() {
+        let base = Memory.stats.liveTotal
+        let (outer, outerStats) = Memory.measure { () -> Int in
+            let a = Tensor.zeros([100])                          // +400
+            let (_, inner) = Memory.measure { () -> Int in
+                let b = Tensor.zeros([1000])                     // +4000
+                return withExtendedLifetime(b) { 0 }
+            }
+            XCTAssertEqual(inner.peakTotal - base, 4400, "inner peak includes what was live before it")
+            XCTAssertEqual(inner.liveTotal - base, 400, "live after the inner body returned (b is freed)")
+            let c = Tensor.zeros([200])                          // +800 → 1200 < 4400
+            return withExtendedLifetime((a, c)) { 1 }
+        }
+        XCTAssertEqual(outer, 1)
+        XCTAssertEqual(outerStats.peakTotal - base, 4400, "outer peak still sees the inner peak")
+        XCTAssertEqual(outerStats.peak(.activation) - Memory.stats.live(.activation), 4400)
+    }
+
+    func testRecategorizeMovesBytes() {
+        let before = Memory.stats
+        let t = Tensor.zeros([25])
+        XCTAssertEqual(delta(before, .activation), 100)
+        t.storage.recategorize(.optimizer)
+        XCTAssertEqual(delta(before, .activation), 0)
+        XCTAssertEqual(delta(before, .optimizer), 100)
+        XCTAssertEqual(Memory.stats.liveTotal - before.liveTotal, 100)
+        withExtendedLifetime(t) {}
+        XCTAssertEqual(t.storage.category, .optimizer)
+    }
+
+    func testCopyOnWriteCopiesOnlyOnWrite() {
+        let before = Memory.stats
+        let a = Tensor.ones([64])
+        var b = a
+        let r = a.reshaped([8, 8])
+        XCTAssertEqual(Memory.stats.liveTotal - before.liveTotal, 256, "copies and reshapes share storage")
+        XCTAssertFalse(b.isUniquelyReferenced())
+        b[3] = 5
+        XCTAssertEqual(Memory.stats.liveTotal - before.liveTotal, 512, "the first write copies once")
+        b[4] = 6
+        XCTAssertEqual(Memory.stats.liveTotal - before.liveTotal, 512, "later writes do not copy")
+        XCTAssertEqual(a[3], 1)
+        XCTAssertEqual(b[3], 5)
+        XCTAssertTrue(b.isUniquelyReferenced())
+        var c = Tensor.zeros([16])
+        c.withUnsafeMutableBufferPointer { $0[0] = 1 } // unique: no copy
+        XCTAssertEqual(Memory.stats.liveTotal - before.liveTotal, 512 + 64)
+        withExtendedLifetime((a, r, c)) {}
+    }
+
+    func testCopyUsesRequestedCategory() {
+        let before = Memory.stats
+        let a = Tensor.zeros([10])
+        let p = a.copy(category: .parameter)
+        XCTAssertEqual(delta(before, .parameter), 40)
+        XCTAssertFalse(p.storage === a.storage)
+        withExtendedLifetime((a, p)) {}
+    }
+
+    func testCacheReusesFreedBlocks() {
+        // A freed block goes to the cache; the next allocation of that size reuses it.
+        var t: Tensor? = Tensor.zeros([12345])
+        let addr = t!.storage.base
+        t = nil
+        let cached = Memory.stats.cached
+        XCTAssertGreaterThan(cached, 0)
+        let u = Tensor.zeros([12345])
+        XCTAssertEqual(u.storage.base, addr)
+        XCTAssertEqual(Int(bitPattern: u.storage.base) % 64, 0, "64-byte aligned")
+        withExtendedLifetime(u) {}
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+
+/// The result of running one of the package's executables.
+public struct ToolResult {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+}
+
+/// Runs the executable `name` built beside the test bundle (same build folder) with `arguments`.
+public func runTool(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> ToolResult {
+    let bundleDir = Bundle.main.bundleURL.deletingLastPathComponent()
+    var url = bundleDir.appendingPathComponent(name)
+    if !FileManager.default.isExecutableFile(atPath: url.path) {
+        // On Linux the XCTest runner's bundle URL is the build folder itself.
+        url = Bundle.main.bundleURL.appendingPathComponent(name)
+    }
+    guard FileManager.default.isExecutableFile(atPath: url.path) else {
+        throw NSError(domain: "runTool", code: 1, userInfo: [NSLocalizedDescriptionKey: "executable \(name) not found beside \(Bundle.main.bundleURL.path)"])
+    }
+    let p = Process()
+    p.executableURL = url
+    p.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    env.merge(environment) { $1 }
+    p.environment = env
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return ToolResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
