@@ -1,1 +1,24 @@
-print("todo")
+import Foundation
+
+// sketchgrad-bench <subcommand> [options]: one JSON object per run on stdout.
+// Each subcommand lives in its own file; add a case here for a new one.
+
+let benchUsage = """
+    usage: sketchgrad-bench <subcommand> [options]
+      kernels      sgemm, elementwise and softmax throughput of the Tensor kernels  [--reps N]
+      estimators   backward estimators of a linear layer vs exact  [--rows N] [--iterations I] [--refresh T]
+    """
+
+let benchArguments = Array(CommandLine.arguments.dropFirst())
+switch benchArguments.first {
+case "kernels":
+    runKernelBenchmark(arguments: Array(benchArguments.dropFirst()))
+case "estimators":
+    runEstimatorBenchmark(arguments: Array(benchArguments.dropFirst()))
+case "-h", "--help", "help":
+    print(benchUsage)
+default:
+    let what = benchArguments.first.map { "unknown subcommand '\($0)'" } ?? "missing subcommand"
+    FileHandle.standardError.write(Data("sketchgrad-bench: \(what)\n\(benchUsage)\n".utf8))
+    exit(2)
+}

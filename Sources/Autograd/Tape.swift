@@ -153,7 +153,7 @@ public final class Tape {
     /// Backpropagates from `output` (a scalar, unless `gradient` is given), accumulating into the
     /// `grad` of every parameter it reaches, then clears the tape.
     public func backward(_ output: Variable, gradient: Tensor? = nil) {
-        let seed = gradient ?? Tensor.ones(output.shape)
+        let seed = gradient ?? Memory.withCategory(.workspace) { Tensor.ones(output.shape) }
         precondition(gradient != nil || output.count == 1,
                      "backward: output of shape \(output.shape) is not a scalar; pass gradient:")
         precondition(seed.shape == output.shape, "backward: gradient shape \(seed.shape) differs from output shape \(output.shape)")

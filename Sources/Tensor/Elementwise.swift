@@ -199,7 +199,7 @@ extension Tensor {
     }
     public func clamped(min lo: Float, max hi: Float) -> Tensor {
         precondition(lo <= hi, "clamped: min \(lo) > max \(hi) (shape \(shape))")
-        return map({ $0.clamped(lowerBound: Vec(repeating: lo), upperBound: Vec(repeating: hi)) }, { Swift.min(Swift.max($0, lo), hi) })
+        return map({ $0.replacing(with: lo, where: $0 .< lo).replacing(with: hi, where: $0 .> hi) }, { Swift.min(Swift.max($0, lo), hi) })
     }
 
     // MARK: in place

@@ -10,25 +10,46 @@ extension Tensor {
         var inStrides = [Int](repeating: 1, count: rank)
         for i in stride(from: rank - 2, through: 0, by: -1) { inStrides[i] = inStrides[i + 1] * shape[i + 1] }
         let strides = axes.map { inStrides[$0] }
-        let src = pointer, dst = out.storage.base
-        if rank == 2 {
-            // Blocked 2-D transpose.
-            let r = shape[0], c = shape[1], bs = 32
-            for i0 in stride(from: 0, to: r, by: bs) {
-                for j0 in stride(from: 0, to: c, by: bs) {
-                    for i in i0..<Swift.min(i0 + bs, r) { for j in j0..<Swift.min(j0 + bs, c) { dst[j * r + i] = src[i * c + j] } }
+        let src = UncheckedSendable(pointer), dst = UncheckedSendable(out.storage.base)
+        if out.count == 0 { return out }
+        if strides[rank - 1] != 1 {
+            // The output's last axis is strided in the input: copy (rows, cols) planes of the two
+            // innermost output axes in 32×32 tiles so that reads and writes both stay in cache.
+            let rows = outShape[rank - 2], cols = outShape[rank - 1]
+            let sr = strides[rank - 2], sc = strides[rank - 1]
+            let tile = 32, tileRows = (rows + tile - 1) / tile
+            let planes = count / (rows * cols)
+            Parallel.forEachChunk(planes * tileRows, minPerThread: Swift.max(1, (1 << 16) / (tile * cols))) { r in
+                for item in r {
+                    let plane = item / tileRows, i0 = (item % tileRows) * tile
+                    // Input offset of this plane (row-major over the leading output axes).
+                    var off = 0, rem = plane
+                    for d in stride(from: rank - 3, through: 0, by: -1) {
+                        off += (rem % outShape[d]) * strides[d]; rem /= outShape[d]
+                    }
+                    let s = src.value + off, o = dst.value + plane * rows * cols
+                    let i1 = Swift.min(i0 + tile, rows)
+                    var j0 = 0
+                    while j0 < cols {
+                        let j1 = Swift.min(j0 + tile, cols)
+                        if sr == 1 {
+                            for j in j0..<j1 { for i in i0..<i1 { o[i * cols + j] = s[i + j * sc] } }
+                        } else {
+                            for i in i0..<i1 { for j in j0..<j1 { o[i * cols + j] = s[i * sr + j * sc] } }
+                        }
+                        j0 = j1
+                    }
                 }
             }
             return out
         }
-        // Copy runs of the innermost output axis; contiguous when it is the input's last axis.
-        let run = outShape[rank - 1], runStride = strides[rank - 1]
-        let outer = count / Swift.max(run, 1)
+        // The output's last axis is the input's last axis: copy contiguous runs.
+        let run = outShape[rank - 1]
+        let outer = count / run
         var idx = [Int](repeating: 0, count: rank - 1)
         var off = 0
         for o in 0..<outer {
-            let d = dst + o * run
-            if runStride == 1 { d.update(from: src + off, count: run) } else { for j in 0..<run { d[j] = src[off + j * runStride] } }
+            (dst.value + o * run).update(from: src.value + off, count: run)
             var k = rank - 2
             while k >= 0 {
                 idx[k] += 1; off += strides[k]

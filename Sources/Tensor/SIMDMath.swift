@@ -9,7 +9,8 @@ public typealias Vec = SIMD16<Float>
 /// two halves so that results in the denormal range and up to FLT_MAX are right.
 @inline(__always) public func vexp(_ x0: Vec) -> Vec {
     // Beyond these bounds the result is 0 / +inf anyway; clamping keeps the integer math in range.
-    let x = x0.clamped(lowerBound: Vec(repeating: -104), upperBound: Vec(repeating: 89))
+    // (`SIMD.clamped` is ~10× slower than two selects: it checks its bounds lane by lane.)
+    let x = x0.replacing(with: -104, where: x0 .< -104).replacing(with: 89, where: x0 .> 89)
     let magic = Vec(repeating: 12_582_912) // 1.5 * 2^23: adding it rounds to an integer
     let nf = (x * 1.442_695_04 + magic) - magic
     let r = x - nf * 0.693_145_75 - nf * 1.428_606_8e-6

@@ -25,6 +25,7 @@ final class GradientCheckTests: XCTestCase {
     func assertGradients(_ name: String, _ params: [Parameter], tol: Float? = nil, h: Float = 1e-2, _ f: () -> Variable,
                          file: StaticString = #filePath, line: UInt = #line) {
         let r = gradientCheck(params, h: h, f)
+        if ProcessInfo.processInfo.environment["GC_PRINT"] != nil { print("GC \(name): \(r.maxError)") }
         XCTAssertLessThanOrEqual(r.maxError, tol ?? self.tol, "\(name): \(r)", file: file, line: line)
         XCTAssertTrue(r.maxError.isFinite, "\(name): \(r)", file: file, line: line)
     }

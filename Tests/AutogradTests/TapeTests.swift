@@ -185,8 +185,10 @@ final class TapeTests: XCTestCase {
         let saved = Tape.current.savedBytes
         let liveBefore = Memory.stats.live(.activation) - base
         let layerBytes = rows * width * 4
-        XCTAssertGreaterThanOrEqual(saved, (depth + 1) * layerBytes, "input + each tanh output")
-        XCTAssertGreaterThanOrEqual(liveBefore, saved)
+        // Saved: the input and every tanh output (activations) plus the weights of layers ≥ 1,
+        // whose input needs a gradient (parameters, counted under `.parameter`).
+        XCTAssertEqual(saved, (depth + 1) * layerBytes + (depth - 1) * width * width * 4)
+        XCTAssertGreaterThanOrEqual(liveBefore, (depth + 1) * layerBytes)
         Memory.resetPeak()
         loss.backward()
         XCTAssertEqual(liveAtHook.count, depth)

@@ -65,3 +65,26 @@ func assertBitwiseEqual(_ a: Tensor, _ b: Tensor, _ message: String = "", file: 
 }
 
 func relativeError(_ a: Tensor, _ b: Tensor) -> Double { (squaredDistance(a, b) / max(squaredNorm(b), 1e-30)).squareRoot() }
+
+/// An optimal-distribution estimator frozen at the ideal distribution for `g`: Q the eigenvectors
+/// of GᵀG, π the water-filling of its eigenvalues (rounding-level eigenvalues zeroed), no refresh.
+/// - Returns: the estimator and its closed-form MSE Σᵢ (1/πᵢ − 1) ‖G qᵢ‖².
+func frozenOptimal(for g: Tensor, rank k: Int, seed: UInt64) -> (OptimalProjectionEstimator, mse: Double) {
+    let n = g.shape[1]
+    let (values, q) = try! Tensor.matmul(g, g, transposeA: true).symmetricEigen()
+    let top = values.scalars[0]
+    let sigma = values.scalars.map { $0 > 1e-6 * top ? $0 : 0 }
+    let pi = waterFillingProbabilities(sigma, k: k)
+    let estimator = OptimalProjectionEstimator(inFeatures: n, rank: k, refresh: 1_000_000, seed: seed, stream: 1)
+    // Step 1 so no refresh runs (refreshes happen at multiples of the interval).
+    try! estimator.loadState(["clock": EstimatorClock(seed: seed, stream: 1, step: 1).encoded,
+                              "eigenbasis": q, "probabilities": Tensor(pi)])
+    let gq = Tensor.matmul(g, q)
+    var mse = 0.0
+    for i in 0..<n {
+        var energy = 0.0
+        for r in 0..<g.shape[0] { let v = Double(gq.pointer[r * n + i]); energy += v * v }
+        mse += pi[i] > 0 ? (1 / Double(pi[i]) - 1) * energy : energy
+    }
+    return (estimator, mse)
+}

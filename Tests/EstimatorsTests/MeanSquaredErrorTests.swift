@@ -8,15 +8,11 @@ import XCTest
 final class MeanSquaredErrorTests: XCTestCase {
     let m = 16, n = 32, k = 8, draws = 3000
 
-    func measuredMSE(_ estimator: LinearEstimator, _ g: Tensor, perDraw: ((LinearEstimator) -> Double)? = nil) -> (mse: Double, closed: Double) {
+    func measuredMSE(_ estimator: LinearEstimator, _ g: Tensor) -> (mse: Double, draws: Int) {
         let (x, delta) = inputs(forGradient: g)
         var mc = MonteCarlo(g)
-        var closed = 0.0
-        for _ in 0..<draws {
-            mc.add(estimate(estimator, x: x, delta: delta))
-            closed += perDraw?(estimator) ?? 0
-        }
-        return (mc.mse, closed / Double(draws))
+        for _ in 0..<draws { mc.add(estimate(estimator, x: x, delta: delta)) }
+        return (mc.mse, draws)
     }
 
     func make(_ spec: String) -> LinearEstimator {
@@ -35,28 +31,24 @@ final class MeanSquaredErrorTests: XCTestCase {
         XCTAssertLessThan(haar, gaussian)
     }
 
-    /// On a gradient with a decaying spectrum the optimal distribution beats Haar–Stiefel, and its
-    /// MSE matches Σᵢ (1/πᵢ − 1) ‖G qᵢ‖² for the (Q, π) in use at each draw (10%).
+    /// The optimal distribution's MSE matches Σᵢ (1/πᵢ − 1) ‖G qᵢ‖² (with Q, π fixed), within 10%.
+    func testOptimalMatchesClosedFormWithFixedDistribution() {
+        let g = matrix(m: m, n: n, singularValues: (0..<m).map { Float(pow(0.8, Double($0))) }, seed: 201)
+        let (estimator, closed) = frozenOptimal(for: g, rank: k, seed: 4)
+        XCTAssertEqual(measuredMSE(estimator, g).mse / closed, 1, accuracy: 0.1)
+    }
+
+    /// On a gradient with a decaying spectrum the adaptive optimal estimator (Σ = EMA(ĜᵀĜ),
+    /// refreshed every 10 steps, after 100 steps of settling) beats Haar–Stiefel's closed-form MSE
+    /// by more than 2× (measured: about 8×; with a 0.6ⁱ spectrum about 25×).
     func testOptimalBeatsHaarOnDecayingSpectrum() {
-        let g = matrix(m: m, n: n, singularValues: (0..<m).map { Float(pow(0.6, Double($0))) }, seed: 201)
+        let g = matrix(m: m, n: n, singularValues: (0..<m).map { Float(pow(0.8, Double($0))) }, seed: 201)
         let (x, delta) = inputs(forGradient: g)
-        let optimal = make("optimal(rank:8,refresh:10)") as! OptimalProjectionEstimator
-        for _ in 0..<100 { _ = estimate(optimal, x: x, delta: delta) }    // let Σ settle
-        let measured = measuredMSE(optimal, g) { e in
-            let o = e as! OptimalProjectionEstimator
-            let q = o.eigenbasis!, pi = o.probabilities!.scalars
-            let gq = Tensor.matmul(g, q)                                   // column i: G qᵢ
-            var total = 0.0
-            for i in 0..<self.n {
-                var energy = 0.0
-                for r in 0..<self.m { energy += Double(gq[r, i]) * Double(gq[r, i]) }
-                total += pi[i] > 0 ? (1 / Double(pi[i]) - 1) * energy : energy
-            }
-            return total
-        }
+        let optimal = make("optimal(rank:8,refresh:10)")
+        for _ in 0..<100 { _ = estimate(optimal, x: x, delta: delta) }
+        let measured = measuredMSE(optimal, g).mse
         let haarClosed = (Double(n) / Double(k) - 1) * squaredNorm(g)
-        XCTAssertLessThan(measured.mse, 0.5 * haarClosed, "optimal \(measured.mse) vs Haar \(haarClosed)")
-        XCTAssertEqual(measured.mse / measured.closed, 1, accuracy: 0.1)
+        XCTAssertLessThan(measured, 0.5 * haarClosed, "optimal \(measured) vs Haar \(haarClosed)")
     }
 
     /// GradLite without error feedback: MSE = ((n − k)/p)·‖G (I − V_c V_cᵀ)‖² (ALGORITHMS.md §4.6).

@@ -64,9 +64,11 @@ public struct EstimatorSpec: Equatable, CustomStringConvertible, Sendable {
         }
         self.init(kind: kind)
         var seen = Set<String>()
-        for item in (body ?? "").split(separator: ",", omittingEmptySubsequences: false).map({ String($0).trimmingSpaces }) {
-            if item.isEmpty && body?.trimmingSpaces.isEmpty == true { break }
-            try apply(option: item, seen: &seen)
+        let options = (body ?? "").trimmingSpaces
+        if !options.isEmpty {
+            for item in options.split(separator: ",", omittingEmptySubsequences: false) {
+                try apply(option: String(item).trimmingSpaces, seen: &seen)
+            }
         }
         if kind != .exact && kind != .recompute && rank == nil {
             throw EstimatorSpecError(token: name, message: "estimator '\(name)' needs a rank, e.g. \(name)(rank:32) (options: \(kind.options.joined(separator: ", ")))")

@@ -86,7 +86,7 @@ public struct SafetensorsFile: @unchecked Sendable {
         }
         let rawLength = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
         guard rawLength <= UInt64(Self.maxHeaderLength) else {
-            throw invalid("header length \(rawLength) exceeds the \(Self.maxHeaderLength)-byte limit")
+            throw invalid("header length \(rawLength) exceeds the \(Self.maxHeaderLength)-byte limit (not a safetensors file?)")
         }
         let headerLength = Int(rawLength)
         guard headerLength <= data.count - 8 else {
@@ -139,7 +139,12 @@ public struct SafetensorsFile: @unchecked Sendable {
         self.path = path
         self.metadata = raw.metadata
         self.entries = entries
-        self.index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.name, $0) })
+        var index: [String: Int] = [:]
+        for (i, e) in entries.enumerated() {
+            // JSON parsers differ on repeated keys; refuse rather than pick one.
+            guard index.updateValue(i, forKey: e.name) == nil else { throw invalid("tensor '\(e.name)' appears twice") }
+        }
+        self.index = index
         self.bytes = data
         self.dataStart = 8 + headerLength
     }
@@ -284,127 +289,4 @@ private struct RawHeader: Decodable {
                                            offsets: try field("data_offsets", [Int].self, "a list of integers"))))
         }
     }
-}
-
-// MARK: writing
-
-/// Collects named tensors and writes them as one safetensors file.
-///
-/// Entries are laid out in name order (deterministic output); the header is padded with spaces
-/// to a multiple of 8 bytes so that every tensor starts 8-byte aligned in the file (what the
-/// reference implementation does, and what lets readers map F32/I64 data in place).
-public struct SafetensorsWriter {
-    private enum Payload {
-        case float(Tensor)
-        case int32([Int32])
-        case int64([Int64])
-    }
-
-    private var items: [String: (dtype: SafetensorsDType, shape: [Int], payload: Payload)] = [:]
-    /// Written as `__metadata__`.
-    public var metadata: [String: String] = [:]
-
-    public init(metadata: [String: String] = [:]) { self.metadata = metadata }
-
-    /// Names added so far, sorted.
-    public var names: [String] { items.keys.sorted() }
-
-    private mutating func insert(_ name: String, _ item: (dtype: SafetensorsDType, shape: [Int], payload: Payload)) {
-        precondition(name != "__metadata__", "SafetensorsWriter: '__metadata__' is reserved")
-        precondition(items[name] == nil, "SafetensorsWriter: duplicate tensor name '\(name)'")
-        items[name] = item
-    }
-
-    /// Adds an F32 tensor (no copy: tensors are copy-on-write).
-    public mutating func add(_ name: String, _ tensor: Tensor) {
-        insert(name, (.f32, tensor.shape, .float(tensor)))
-    }
-
-    /// Adds an I32 tensor. - Parameter values: row-major, `values.count == shape.reduce(1, *)`.
-    public mutating func add(_ name: String, int32 values: [Int32], shape: [Int]) {
-        precondition(values.count == shape.reduce(1, *), "SafetensorsWriter: \(values.count) values for shape \(shape)")
-        insert(name, (.i32, shape, .int32(values)))
-    }
-
-    /// Adds an I64 tensor. - Parameter values: row-major, `values.count == shape.reduce(1, *)`.
-    public mutating func add(_ name: String, int64 values: [Int64], shape: [Int]) {
-        precondition(values.count == shape.reduce(1, *), "SafetensorsWriter: \(values.count) values for shape \(shape)")
-        insert(name, (.i64, shape, .int64(values)))
-    }
-
-    /// The 8-byte length plus the padded JSON header.
-    private func headerBytes(order: [String]) -> [UInt8] {
-        var json = "{"
-        var parts: [String] = []
-        if !metadata.isEmpty {
-            let m = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
-            parts.append("\"__metadata__\":{\(m.joined(separator: ","))}")
-        }
-        var offset = 0
-        for name in order {
-            let item = items[name]!
-            let size = item.shape.reduce(1, *) * item.dtype.byteSize
-            let shape = item.shape.map(String.init).joined(separator: ",")
-            parts.append("\(jsonString(name)):{\"dtype\":\"\(item.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + size)]}")
-            offset += size
-        }
-        json += parts.joined(separator: ",") + "}"
-        var header = Array(json.utf8)
-        while (8 + header.count) % 8 != 0 { header.append(UInt8(ascii: " ")) }
-        return withUnsafeBytes(of: UInt64(header.count).littleEndian, Array.init) + header
-    }
-
-    /// Streams the file into `writer`. Data is written straight from tensor storage (the host is
-    /// little-endian on every platform Swift supports for this package).
-    public func write(into writer: inout AtomicFileWriter) throws {
-        let order = names
-        try writer.write(headerBytes(order: order))
-        for name in order {
-            switch items[name]!.payload {
-            case .float(let t): try t.withUnsafeBufferPointer { try writer.write(UnsafeRawBufferPointer($0)) }
-            case .int32(let v): try v.withUnsafeBytes { try writer.write($0) }
-            case .int64(let v): try v.withUnsafeBytes { try writer.write($0) }
-            }
-        }
-    }
-
-    /// Writes the file atomically (see `writeAtomically(to:_:)`).
-    public func write(to url: URL) throws {
-        try writeAtomically(to: url) { try write(into: &$0) }
-    }
-
-    /// The whole file in memory (for small files and tests).
-    public func encoded() -> Data {
-        let order = names
-        var data = Data(headerBytes(order: order))
-        for name in order {
-            switch items[name]!.payload {
-            case .float(let t): t.withUnsafeBufferPointer { data.append(contentsOf: UnsafeRawBufferPointer($0)) }
-            case .int32(let v): v.withUnsafeBytes { data.append(contentsOf: $0) }
-            case .int64(let v): v.withUnsafeBytes { data.append(contentsOf: $0) }
-            }
-        }
-        return data
-    }
-}
-
-#if _endian(big)
-#error("Safetensors I/O assumes a little-endian host")
-#endif
-
-/// `s` as a JSON string literal.
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }

@@ -129,7 +129,10 @@ public struct TrainingState: Equatable {
         // Longest path first, so `layers.1.x` is never taken for a key of module `layers.1`'s parent.
         let paths = try decode("estimator_paths", [String].self).sorted { $0.count > $1.count }
         for name in file.names {
-            let t = try file.floatTensor(name)
+            // Counted where the memory report expects it: optimizer moments under `.optimizer`.
+            let t = try Memory.withCategory(name.hasPrefix("optimizer.") ? .optimizer : Memory.currentCategory) {
+                try file.floatTensor(name)
+            }
             if name.hasPrefix("optimizer.") {
                 optimizerState[String(name.dropFirst("optimizer.".count))] = t
             } else if name.hasPrefix("estimator.") {

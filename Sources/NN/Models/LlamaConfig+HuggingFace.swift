@@ -5,10 +5,11 @@ extension LlamaConfig {
     /// "mixtral": `num_local_experts`, `num_experts_per_tok`, `router_aux_loss_coef`) model.
     ///
     /// Keys: hidden_size, intermediate_size, num_attention_heads, num_hidden_layers, vocab_size
-    /// (required); num_key_value_heads, max_position_embeddings, rms_norm_eps, rope_theta,
-    /// (or GaLore's max_sequence_length), initializer_range (optional). Rejected with a `ConfigError` naming the key: tied embeddings,
-    /// an activation other than SiLU, attention or MLP biases, `rope_scaling`, a `head_dim` other
-    /// than hidden_size / num_attention_heads, other model types. Unknown keys are ignored.
+    /// (required); num_key_value_heads, max_position_embeddings (or GaLore's max_sequence_length),
+    /// rms_norm_eps, rope_theta, initializer_range (optional). Rejected with a `ConfigError` naming
+    /// the key: tied embeddings, an activation other than SiLU, attention or MLP biases,
+    /// `rope_scaling`, a `head_dim` other than hidden_size / num_attention_heads, other model types.
+    /// Unknown keys are ignored.
     public init(huggingFaceJSON data: Data) throws {
         let root: [String: JSONValue]
         do {

@@ -110,11 +110,13 @@ public final class AdaLomo: Optimizer {
         let shrink = 1 / Swift.max(1, rmsU / options.clipThreshold)
         let decay = 1 - eta * slot.weightDecay(default: weightDecay)
         // Pass 3: the update.
-        slot.parameter.value.withUnsafeMutableBufferPointer { w in
-            for r in 0..<rows {
-                let gr = g.pointer + r * cols, wr = w.baseAddress! + r * cols
-                let k = eta * shrink * scale * rf[r]
-                for j in 0..<cols { wr[j] = wr[j] * decay - k * cf[j] * gr[j] }
+        slot.parameter.updateInPlace { value in
+            value.withUnsafeMutableBufferPointer { w in
+                for r in 0..<rows {
+                    let gr = g.pointer + r * cols, wr = w.baseAddress! + r * cols
+                    let k = eta * shrink * scale * rf[r]
+                    for j in 0..<cols { wr[j] = wr[j] * decay - k * cf[j] * gr[j] }
+                }
             }
         }
     }

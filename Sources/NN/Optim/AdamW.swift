@@ -68,11 +68,13 @@ public final class AdamW: Optimizer {
         let c = AdamCoefficients(beta1: options.beta1, beta2: options.beta2, eps: options.eps, step: state.step)
         let lr = learningRate * slot.options.learningRateScale, wd = slot.weightDecay(default: weightDecay)
         let count = g.count
-        slot.parameter.value.withUnsafeMutableBufferPointer { w in
-            state.m.withUnsafeMutableBufferPointer { m in
-                state.v.withUnsafeMutableBufferPointer { v in
-                    adamwKernel(weight: w.baseAddress!, grad: g.pointer, m: m.baseAddress!, v: v.baseAddress!,
-                                count: count, learningRate: lr, weightDecay: wd, c)
+        slot.parameter.updateInPlace { value in
+            value.withUnsafeMutableBufferPointer { w in
+                state.m.withUnsafeMutableBufferPointer { m in
+                    state.v.withUnsafeMutableBufferPointer { v in
+                        adamwKernel(weight: w.baseAddress!, grad: g.pointer, m: m.baseAddress!, v: v.baseAddress!,
+                                    count: count, learningRate: lr, weightDecay: wd, c)
+                    }
                 }
             }
         }

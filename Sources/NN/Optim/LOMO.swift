@@ -51,9 +51,11 @@ public final class LOMO: Optimizer {
         precondition(g.shape == slot.parameter.shape, "LOMO: gradient \(g.shape) for \(slot.path) of shape \(slot.parameter.shape)")
         let lr = learningRate * slot.options.learningRateScale, wd = slot.weightDecay(default: weightDecay)
         let count = g.count, scale = fused.gradScale
-        slot.parameter.value.withUnsafeMutableBufferPointer { w in
-            sgdKernel(weight: w.baseAddress!, grad: g.pointer, buffer: nil, count: count, learningRate: lr,
-                      weightDecay: wd, momentum: 0, nesterov: false, gradScale: scale)
+        slot.parameter.updateInPlace { value in
+            value.withUnsafeMutableBufferPointer { w in
+                sgdKernel(weight: w.baseAddress!, grad: g.pointer, buffer: nil, count: count, learningRate: lr,
+                          weightDecay: wd, momentum: 0, nesterov: false, gradScale: scale)
+            }
         }
     }
 

@@ -45,7 +45,7 @@ public final class SGD: Optimizer {
             guard let g = slot.parameter.grad else { continue }
             let lr = learningRate * slot.options.learningRateScale, wd = slot.weightDecay(default: weightDecay)
             let count = g.count
-            slot.parameter.value.withUnsafeMutableBufferPointer { w in
+            slot.parameter.updateInPlace { $0.withUnsafeMutableBufferPointer { w in
                 if state.buffer == nil {
                     sgdKernel(weight: w.baseAddress!, grad: g.pointer, buffer: nil, count: count, learningRate: lr,
                               weightDecay: wd, momentum: 0, nesterov: false)
@@ -55,7 +55,7 @@ public final class SGD: Optimizer {
                                   weightDecay: wd, momentum: options.momentum, nesterov: options.nesterov)
                     }
                 }
-            }
+            } }
         }
         stepCount += 1
     }

@@ -52,10 +52,12 @@ final class SubspaceAdamCore {
         let stepSize = lr * c.correction2.squareRoot() / c.correction1
         let p = s.slot.parameter
         let scaledRecovery = recovery?(g, r, n)
-        s.addLifted(n, alpha: -stepSize * options.scale, to: &p.value)
-        if let u = scaledRecovery { p.value.addScaled(u, -stepSize) }
         let wd = s.slot.weightDecay(default: weightDecay)
-        if wd != 0 { p.value.scale(by: 1 - lr * wd) }
+        p.updateInPlace { w in
+            s.addLifted(n, alpha: -stepSize * options.scale, to: &w)
+            if let u = scaledRecovery { w.addScaled(u, -stepSize) }
+            if wd != 0 { w.scale(by: 1 - lr * wd) }
+        }
     }
 
     /// Runs the AdamW group at `learningRate` and counts the step.

@@ -98,7 +98,8 @@ final class SafetensorsTests: XCTestCase {
         w.add("x", randomTensor([4, 4], seed: 2))
         let good = w.encoded()
         XCTAssertNoThrow(try SafetensorsFile(data: good, path: "bad.safetensors"))
-        assertInvalid(good.prefix(good.count - 1), "belong to no tensor") // would be offsets out of range
+        assertInvalid(good.prefix(good.count - 1), "data_offsets [0, 64] outside the 63-byte data buffer")
+        assertInvalid(good + Data([0, 0]), "the last 2 bytes of the data buffer belong to no tensor")
         assertInvalid(good.prefix(20), "exceeds")
         assertInvalid(good.prefix(5), "too short")
         assertInvalid(Data(), "too short")
@@ -128,6 +129,8 @@ final class SafetensorsTests: XCTestCase {
         assertInvalid(rawFile(#"{"x":[1]}"#, data8), "entry 'x' is not an object")
         assertInvalid(rawFile(#"{"__metadata__":{"a":1}}"#), "__metadata__ must map strings to strings")
         assertInvalid(rawFile(#"{"x":{"dtype":"F32","shape":[4611686018427387904, 4],"data_offsets":[0,8]}}"#, data8), "more than Int.max")
+        // A repeated key must not crash; parsers either keep one entry (then coverage fails) or reject it.
+        XCTAssertThrowsError(try SafetensorsFile(data: rawFile(#"{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data8), path: "dup"))
         // Huge header length: refused before any allocation.
         var huge = Data(withUnsafeBytes(of: UInt64.max.littleEndian, Array.init))
         huge.append(contentsOf: Array("{}".utf8))

@@ -29,14 +29,14 @@ final class AdaLomoTests: XCTestCase {
 
     /// Backward of `Σ W∘C`: the gradient of W is exactly C.
     private func backward(_ p: Parameter, _ c: [Double]) {
-        (p.variable * Variable(tensor(c, p.shape))).sum().backward()
+        (p.variable * Variable(refTensor(c, p.shape))).sum().backward()
     }
 
     func testFirstStepUsesBetaZeroWhateverTheStoredMoments() throws {
         let (rows, cols) = (8, 12)
-        var w = wave(rows * cols, seed: 1)
-        let g = wave(rows * cols, seed: 2).map { $0 * 3 }
-        let p = parameter(w, [rows, cols], name: "w")
+        var w = refWave(rows * cols, seed: 1)
+        let g = refWave(rows * cols, seed: 2).map { $0 * 3 }
+        let p = refParameter(w, [rows, cols], name: "w")
         let opt = AdaLomo(parameters: [("w", p)], learningRate: 0.01)
         // Moments left from elsewhere must not leak into step 1 (β2 = 1 − 1^(−0.8) = 0).
         var state = opt.stateTensors()
@@ -48,35 +48,35 @@ final class AdaLomoTests: XCTestCase {
         opt.step()
         var row = [Double](repeating: 0, count: rows), col = [Double](repeating: 0, count: cols)
         reference(w: &w, g: g, row: &row, col: &col, rows: rows, cols: cols, t: 1, lr: 0.01)
-        assertClose(doubles(p.value), w, relative: 1e-5)
-        assertClose(doubles(opt.stateTensors()["w.exp_avg_sq_row"]!), row, relative: 1e-5)
-        assertClose(doubles(opt.stateTensors()["w.exp_avg_sq_col"]!), col, relative: 1e-5)
+        assertCloseRef(refDoubles(p.value), w, relative: 1e-5)
+        assertCloseRef(refDoubles(opt.stateTensors()["w.exp_avg_sq_row"]!), row, relative: 1e-5)
+        assertCloseRef(refDoubles(opt.stateTensors()["w.exp_avg_sq_col"]!), col, relative: 1e-5)
 
         // Step 2: β2 = 1 − 2^(−0.8).
-        let g2 = wave(rows * cols, seed: 3)
+        let g2 = refWave(rows * cols, seed: 3)
         backward(p, g2)
         opt.step()
         reference(w: &w, g: g2, row: &row, col: &col, rows: rows, cols: cols, t: 2, lr: 0.01)
-        assertClose(doubles(p.value), w, relative: 1e-5)
-        assertClose(doubles(opt.stateTensors()["w.exp_avg_sq_col"]!), col, relative: 1e-5)
+        assertCloseRef(refDoubles(p.value), w, relative: 1e-5)
+        assertCloseRef(refDoubles(opt.stateTensors()["w.exp_avg_sq_col"]!), col, relative: 1e-5)
     }
 
     func testVectorKeepsAFullMomentAndWeightDecayApplies() {
-        var w = wave(5, seed: 4)
-        let g = wave(5, seed: 5)
-        let p = parameter(w, [5], name: "norm")
+        var w = refWave(5, seed: 4)
+        let g = refWave(5, seed: 5)
+        let p = refParameter(w, [5], name: "norm")
         let opt = AdaLomo(parameters: [("norm", p)], learningRate: 0.1, weightDecay: 0.2)
         backward(p, g)
         opt.step()
         var v = [Double](repeating: 0, count: 5), none: [Double] = []
         reference(w: &w, g: g, row: &v, col: &none, rows: 5, cols: 1, t: 1, lr: 0.1, wd: 0.2)
-        assertClose(doubles(p.value), w, relative: 1e-5)
+        assertCloseRef(refDoubles(p.value), w, relative: 1e-5)
         XCTAssertEqual(opt.stateTensors().keys.sorted(), ["norm.exp_avg_sq", "step"])
     }
 
     func testStateIsRowsPlusColumns() {
         let before = Memory.stats.live(.optimizer)
-        let opt = AdaLomo(parameters: [("w", parameter(wave(96, seed: 1), [8, 12])), ("b", parameter(wave(3, seed: 2), [3]))],
+        let opt = AdaLomo(parameters: [("w", refParameter(refWave(96, seed: 1), [8, 12])), ("b", refParameter(refWave(3, seed: 2), [3]))],
                           learningRate: 0.01)
         XCTAssertEqual(Memory.stats.live(.optimizer) - before, (8 + 12 + 3) * 4)
         withExtendedLifetime(opt) {}

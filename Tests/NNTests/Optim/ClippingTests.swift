@@ -5,7 +5,7 @@ import XCTest
 
 final class ClippingTests: XCTestCase {
     func testScalesToMaxNormAndReturnsThePreClipNorm() {
-        let a = parameter([0, 0], [2]), b = parameter([0, 0, 0], [3]), c = parameter([1], [1])
+        let a = refParameter([0, 0], [2]), b = refParameter([0, 0, 0], [3]), c = refParameter([1], [1])
         a.grad = Tensor([3, 0]); b.grad = Tensor([0, 4, 12]) // ‖·‖ = 13; c has no gradient
         let norm = clipGradientNorm([a, b, c], maxNorm: 2)
         XCTAssertEqual(norm, 13, accuracy: 1e-5)
@@ -16,14 +16,14 @@ final class ClippingTests: XCTestCase {
     }
 
     func testBelowTheThresholdNothingChanges() {
-        let a = parameter([0, 0], [2])
+        let a = refParameter([0, 0], [2])
         a.grad = Tensor([0.3, 0.4])
         XCTAssertEqual(clipGradientNorm([a], maxNorm: 1), 0.5, accuracy: 1e-6)
         XCTAssertEqual(a.grad!.scalars, [0.3, 0.4])
     }
 
     func testNonFiniteNormLeavesGradientsForTheCallerToSkip() {
-        let a = parameter([0, 0], [2]), b = parameter([0], [1])
+        let a = refParameter([0, 0], [2]), b = refParameter([0], [1])
         a.grad = Tensor([.infinity, 1]); b.grad = Tensor([5])
         XCTAssertFalse(clipGradientNorm([a, b], maxNorm: 1).isFinite)
         XCTAssertEqual(b.grad!.scalars, [5])

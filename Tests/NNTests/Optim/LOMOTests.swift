@@ -6,11 +6,11 @@ import XCTest
 final class LOMOTests: XCTestCase {
     /// A two-layer net `mean((tanh(x W1ᵀ) W2ᵀ)²)` with W1 (6, 5), W2 (3, 6).
     private func makeNet(seed: Double) -> [(String, Parameter)] {
-        [("w1", parameter(wave(30, seed: seed), [6, 5], name: "w1")), ("w2", parameter(wave(18, seed: seed + 1), [3, 6], name: "w2"))]
+        [("w1", refParameter(refWave(30, seed: seed), [6, 5], name: "w1")), ("w2", refParameter(refWave(18, seed: seed + 1), [3, 6], name: "w2"))]
     }
 
     private func loss(_ ps: [(String, Parameter)], batch: Double) -> Variable {
-        let x = Variable(tensor(wave(20, seed: batch), [4, 5]))
+        let x = Variable(refTensor(refWave(20, seed: batch), [4, 5]))
         return linear(linear(x, ps[0].1.variable).tanh(), ps[1].1.variable).square().mean()
     }
 
@@ -26,8 +26,8 @@ final class LOMOTests: XCTestCase {
             XCTAssertTrue(b.allSatisfy { $0.1.grad == nil }, "LOMO frees every gradient inside the backward")
             lomo.step()
         }
-        for (pa, pb) in zip(a, b) { assertClose(doubles(pb.1.value), doubles(pa.1.value), relative: 1e-6, pa.0) }
-        XCTAssertNotEqual(bits(b[0].1.value), bits(parameter(wave(30, seed: 1), [6, 5]).value), "the weights moved")
+        for (pa, pb) in zip(a, b) { assertCloseRef(refDoubles(pb.1.value), refDoubles(pa.1.value), relative: 1e-6, pa.0) }
+        XCTAssertNotEqual(refBits(b[0].1.value), refBits(refParameter(refWave(30, seed: 1), [6, 5]).value), "the weights moved")
         XCTAssertEqual(lomo.stepCount, 3)
     }
 
@@ -53,10 +53,10 @@ final class LOMOTests: XCTestCase {
         let measured = lomo.measureGradientNorm(maxNorm: 0.01) { loss(b, batch: 1).backward() }
         XCTAssertEqual(measured, norm, accuracy: 1e-6 * norm)
         XCTAssertGreaterThan(norm, 0.01, "the test must clip")
-        XCTAssertEqual(bits(b[0].1.value), bits(makeNet(seed: 3)[0].1.value), "measuring does not update")
+        XCTAssertEqual(refBits(b[0].1.value), refBits(makeNet(seed: 3)[0].1.value), "measuring does not update")
         loss(b, batch: 1).backward()
         lomo.step()
-        for (pa, pb) in zip(a, b) { assertClose(doubles(pb.1.value), doubles(pa.1.value), relative: 1e-6, pa.0) }
+        for (pa, pb) in zip(a, b) { assertCloseRef(refDoubles(pb.1.value), refDoubles(pa.1.value), relative: 1e-6, pa.0) }
     }
 
     func testDetachedLOMOUpdatesInStep() {
@@ -69,6 +69,6 @@ final class LOMOTests: XCTestCase {
         loss(b, batch: 2).backward()
         XCTAssertNotNil(b[0].1.grad)
         lomo.step()
-        for (pa, pb) in zip(a, b) { assertClose(doubles(pb.1.value), doubles(pa.1.value), relative: 1e-6, pa.0) }
+        for (pa, pb) in zip(a, b) { assertCloseRef(refDoubles(pb.1.value), refDoubles(pa.1.value), relative: 1e-6, pa.0) }
     }
 }

@@ -6,37 +6,42 @@ import XCTest
 // Double-precision helpers for hand-written reference updates. Matrices are row-major [Double].
 
 /// Deterministic, irregular values in about [-1, 1] (no RNG, so references are self-contained).
-func wave(_ count: Int, seed: Double) -> [Double] {
-    (0..<count).map { i in Foundation.sin(Double(i) * 1.37 + seed) * 0.8 + Foundation.cos(Double(i) * 0.61 * seed + 0.3) * 0.3 }
+func refWave(_ count: Int, seed: Double) -> [Double] {
+    (0..<count).map { i -> Double in
+        let x = Double(i)
+        let a: Double = Foundation.sin(x * 1.37 + seed) * 0.8
+        let b: Double = Foundation.cos(x * 0.61 * seed + 0.3) * 0.3
+        return a + b
+    }
 }
 
-func tensor(_ values: [Double], _ shape: [Int]) -> Tensor { Tensor(values.map(Float.init), shape: shape) }
-func doubles(_ t: Tensor) -> [Double] { t.scalars.map(Double.init) }
+func refTensor(_ values: [Double], _ shape: [Int]) -> Tensor { Tensor(values.map(Float.init), shape: shape) }
+func refDoubles(_ t: Tensor) -> [Double] { t.scalars.map(Double.init) }
 
-func parameter(_ values: [Double], _ shape: [Int], name: String = "p") -> Parameter {
-    Parameter(Memory.withCategory(.parameter) { tensor(values, shape) }, name: name)
+func refParameter(_ values: [Double], _ shape: [Int], name: String = "p") -> Parameter {
+    Parameter(Memory.withCategory(.parameter) { refTensor(values, shape) }, name: name)
 }
 
 /// (m, k) · (k, n).
-func dmatmul(_ a: [Double], _ b: [Double], _ m: Int, _ k: Int, _ n: Int) -> [Double] {
+func refMatmul(_ a: [Double], _ b: [Double], _ m: Int, _ k: Int, _ n: Int) -> [Double] {
     var c = [Double](repeating: 0, count: m * n)
     for i in 0..<m { for p in 0..<k { let x = a[i * k + p]; for j in 0..<n { c[i * n + j] += x * b[p * n + j] } } }
     return c
 }
 
 /// (m, n) → (n, m).
-func dtranspose(_ a: [Double], _ m: Int, _ n: Int) -> [Double] {
+func refTranspose(_ a: [Double], _ m: Int, _ n: Int) -> [Double] {
     var t = [Double](repeating: 0, count: m * n)
     for i in 0..<m { for j in 0..<n { t[j * m + i] = a[i * n + j] } }
     return t
 }
 
 /// An (n, n) orthogonal matrix: a product of three Householder reflections of fixed vectors.
-func orthogonal(_ n: Int, seed: Double) -> [Double] {
+func refOrthogonal(_ n: Int, seed: Double) -> [Double] {
     var q = [Double](repeating: 0, count: n * n)
     for i in 0..<n { q[i * n + i] = 1 }
     for r in 0..<3 {
-        let v = wave(n, seed: seed + Double(r) * 2.1)
+        let v = refWave(n, seed: seed + Double(r) * 2.1)
         let vv = v.reduce(0) { $0 + $1 * $1 }
         // q ← q (I − 2 v vᵀ / vᵀv)
         for i in 0..<n {
@@ -48,36 +53,36 @@ func orthogonal(_ n: Int, seed: Double) -> [Double] {
 }
 
 /// The first `r` columns of an (n, n) matrix: (n, r).
-func leadingColumns(_ a: [Double], _ n: Int, _ r: Int) -> [Double] {
+func refLeadingColumns(_ a: [Double], _ n: Int, _ r: Int) -> [Double] {
     (0..<n).flatMap { i in (0..<r).map { a[i * n + $0] } }
 }
 
 /// `U diag(s) Vᵀ` for U (m, m), V (n, n), s (min(m, n)): a matrix with a known SVD.
-func withSingularValues(_ s: [Double], u: [Double], v: [Double], _ m: Int, _ n: Int) -> [Double] {
+func refWithSingularValues(_ s: [Double], u: [Double], v: [Double], _ m: Int, _ n: Int) -> [Double] {
     var out = [Double](repeating: 0, count: m * n)
     for k in 0..<s.count { for i in 0..<m { for j in 0..<n { out[i * n + j] += u[i * m + k] * s[k] * v[j * n + k] } } }
     return out
 }
 
-func maxAbs(_ a: [Double]) -> Double { a.map(Swift.abs).max() ?? 0 }
+func refMaxAbs(_ a: [Double]) -> Double { a.map(Swift.abs).max() ?? 0 }
 
 /// Fails when `|a − b| > tol · max(1e-12, max|b|)` anywhere.
-func assertClose(_ a: [Double], _ b: [Double], relative tol: Double, _ message: String = "",
+func assertCloseRef(_ a: [Double], _ b: [Double], relative tol: Double, _ message: String = "",
                  file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(a.count, b.count, "count \(message)", file: file, line: line)
-    let scale = Swift.max(1e-12, maxAbs(b))
+    let scale = Swift.max(1e-12, refMaxAbs(b))
     let worst = zip(a, b).map { Swift.abs($0 - $1) }.max() ?? 0
     XCTAssertLessThanOrEqual(worst / scale, tol, "relative error \(worst / scale) \(message)", file: file, line: line)
 }
 
 /// Bit patterns of a tensor, for exact comparisons (NaN-safe).
-func bits(_ t: Tensor) -> [UInt32] { t.scalars.map(\.bitPattern) }
+func refBits(_ t: Tensor) -> [UInt32] { t.scalars.map(\.bitPattern) }
 
-func assertSameState(_ a: [String: Tensor], _ b: [String: Tensor], file: StaticString = #filePath, line: UInt = #line) {
+func assertSameStateRef(_ a: [String: Tensor], _ b: [String: Tensor], file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(a.keys.sorted(), b.keys.sorted(), file: file, line: line)
     for (k, t) in a {
         guard let u = b[k] else { continue }
         XCTAssertEqual(t.shape, u.shape, k, file: file, line: line)
-        XCTAssertEqual(bits(t), bits(u), k, file: file, line: line)
+        XCTAssertEqual(refBits(t), refBits(u), k, file: file, line: line)
     }
 }

@@ -58,10 +58,10 @@ final class OptimizerSpecTests: XCTestCase {
     }
 
     func testMakeBuildsTheNamedOptimizerWithTheDefaultGroups() throws {
-        let params = [("embedding.weight", parameter(wave(12, seed: 1), [4, 3])),
-                      ("layers.0.attention.wq.weight", parameter(wave(12, seed: 2), [4, 3])),
-                      ("layers.0.mlp.experts.1.up.weight", parameter(wave(12, seed: 3), [3, 4])),
-                      ("layers.0.mlp_norm.weight", parameter(wave(3, seed: 4), [3]))]
+        let params = [("embedding.weight", refParameter(refWave(12, seed: 1), [4, 3])),
+                      ("layers.0.attention.wq.weight", refParameter(refWave(12, seed: 2), [4, 3])),
+                      ("layers.0.mlp.experts.1.up.weight", refParameter(refWave(12, seed: 3), [3, 4])),
+                      ("layers.0.mlp_norm.weight", refParameter(refWave(3, seed: 4), [3]))]
         let make = { (text: String) throws -> Optimizer in
             try OptimizerSpec(parsing: text).make(parameters: params, learningRate: 0.01, weightDecay: 0, seed: 1)
         }

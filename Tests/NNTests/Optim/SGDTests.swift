@@ -21,22 +21,22 @@ final class SGDTests: XCTestCase {
     }
 
     private func run(momentum: Float, nesterov: Bool) {
-        let w0 = wave(21, seed: 7)
-        let grads = (1...3).map { wave(21, seed: Double($0) * 3) }
-        let w = parameter(w0, [3, 7])
+        let w0 = refWave(21, seed: 7)
+        let grads = (1...3).map { refWave(21, seed: Double($0) * 3) }
+        let w = refParameter(w0, [3, 7])
         let opt = SGD(parameters: [("w", w)], learningRate: 0.1, weightDecay: 0.01,
                       options: SGD.Options(momentum: momentum, nesterov: nesterov))
-        for g in grads { w.grad = tensor(g, [3, 7]); opt.step(); opt.zeroGrad() }
+        for g in grads { w.grad = refTensor(g, [3, 7]); opt.step(); opt.zeroGrad() }
         let ref = reference(w0, grads: grads, lr: 0.1, wd: 0.01, mu: Double(momentum), nesterov: nesterov)
-        assertClose(doubles(w.value), ref.w, relative: 1e-6)
-        if momentum > 0 { assertClose(doubles(opt.stateTensors()["w.momentum_buffer"]!), ref.b, relative: 1e-6) }
+        assertCloseRef(refDoubles(w.value), ref.w, relative: 1e-6)
+        if momentum > 0 { assertCloseRef(refDoubles(opt.stateTensors()["w.momentum_buffer"]!), ref.b, relative: 1e-6) }
     }
 
     func testMomentumMatchesReference() { run(momentum: 0.9, nesterov: false) }
     func testNesterovMatchesReference() { run(momentum: 0.9, nesterov: true) }
     func testPlainSGDMatchesReferenceAndHasNoBuffers() {
         run(momentum: 0, nesterov: false)
-        let opt = SGD(parameters: [("w", parameter([1], [1]))], learningRate: 0.1)
+        let opt = SGD(parameters: [("w", refParameter([1], [1]))], learningRate: 0.1)
         XCTAssertEqual(opt.stateTensors().keys.sorted(), ["step"])
     }
 }

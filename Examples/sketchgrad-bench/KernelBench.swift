@@ -1,0 +1,173 @@
+import COpenBLAS
+import Foundation
+import Tensor
+
+/// `sketchgrad-bench kernels [--reps N]`
+///
+/// Throughput of the Tensor kernels, printed as one JSON object:
+/// - sgemm GFLOP/s at 1024³, 2048³ and the LLaMA-20M shapes M×K×N = 2048×256×688, 2048×688×256,
+///   2048×256×32000, through `Tensor.matmul` (output allocated by the wrapper; steady state, so the
+///   allocator's cache serves it) and through a direct `cblas_sgemm` into a preallocated buffer,
+///   interleaved, with the ratio of the two times (target: wrapper ≤ 1.05 × direct);
+/// - elementwise add and fused SiLU·mul GB/s on 16M floats (bytes read + written) beside a plain
+///   `memcpy` measured in the same run (target: add ≥ 60% of memcpy);
+/// - softmax over 256 rows of 32000 (ms, and GB/s counting one read and one write).
+/// Every figure is the median of at least 5 repetitions (`--reps`, default 7; the cheap
+/// memory-bound kernels run 3× as many), after warm-up runs.
+func runKernelBenchmark(arguments: [String]) {
+    var reps = 7
+    var rest = arguments[...]
+    while let flag = rest.popFirst() {
+        guard flag == "--reps", let text = rest.popFirst(), let value = Int(text), value >= 5 else {
+            FileHandle.standardError.write(Data("sketchgrad-bench kernels: bad argument '\(flag)' (valid: --reps N, N ≥ 5)\n".utf8))
+            exit(2)
+        }
+        reps = value
+    }
+    let env = ProcessInfo.processInfo.environment
+    var report = KernelBenchReport(
+        benchmark: "kernels", repetitions: reps, threads: Parallel.threads,
+        openblasThreads: Int(openblas_get_num_threads()),
+        openblasCore: String(cString: openblas_get_corename()),
+        openblasCoretypeEnv: env["OPENBLAS_CORETYPE"] ?? "unset",
+        sgemm: [], elementwise: nil, softmax: nil,
+        targets: .init(wrapperOverDirectMax: 1.05, addOverMemcpyMin: 0.60))
+    for (m, k, n) in [(1024, 1024, 1024), (2048, 2048, 2048), (2048, 256, 688), (2048, 688, 256), (2048, 256, 32000)] {
+        report.sgemm.append(benchSgemm(m: m, k: k, n: n, reps: reps))
+    }
+    report.elementwise = benchElementwise(count: 1 << 24, reps: 3 * reps)
+    report.softmax = benchSoftmax(rows: 256, cols: 32000, reps: 3 * reps)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    print(String(decoding: try! encoder.encode(report), as: UTF8.self))
+}
+
+struct KernelBenchReport: Encodable {
+    struct Sgemm: Encodable {
+        var m: Int, k: Int, n: Int
+        var wrapperMs: Double, directMs: Double
+        var wrapperGflops: Double, directGflops: Double
+        /// Median wrapper time / median direct time (1.00 = no overhead).
+        var wrapperOverDirect: Double
+    }
+    struct Elementwise: Encodable {
+        var floats: Int
+        var memcpyGBs: Double
+        var addGBs: Double
+        var addOverMemcpy: Double
+        var siluMulGBs: Double
+        var siluMulOverMemcpy: Double
+        var bytesCounted: String
+    }
+    struct Softmax: Encodable {
+        var rows: Int, cols: Int
+        var ms: Double
+        var GBs: Double
+    }
+    struct Targets: Encodable {
+        var wrapperOverDirectMax: Double
+        var addOverMemcpyMin: Double
+    }
+    var benchmark: String
+    var repetitions: Int
+    var threads: Int
+    var openblasThreads: Int
+    var openblasCore: String
+    var openblasCoretypeEnv: String
+    var sgemm: [Sgemm]
+    var elementwise: Elementwise?
+    var softmax: Softmax?
+    var targets: Targets
+}
+
+/// Keeps results observable so the timed work cannot be optimised away.
+nonisolated(unsafe) private var kernelBenchSink: Float = 0
+
+private func kernelBenchNow() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+private func kernelBenchMedian(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+/// Seconds taken by `body`.
+@inline(__always) private func kernelBenchTime(_ body: () -> Void) -> Double {
+    let t0 = kernelBenchNow()
+    body()
+    return Double(kernelBenchNow() - t0) * 1e-9
+}
+
+private func kernelBenchRound(_ x: Double, _ digits: Double = 1000) -> Double { (x * digits).rounded() / digits }
+
+private func benchSgemm(m: Int, k: Int, n: Int, reps: Int) -> KernelBenchReport.Sgemm {
+    var rng = RNG(seed: 1, stream: UInt64(m * 31 + k * 7 + n))
+    let a = Tensor.randomNormal([m, k], rng: &rng), b = Tensor.randomNormal([k, n], rng: &rng)
+    let c = Tensor(uninitializedShape: [m, n], category: .workspace)
+    let direct = {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
+                    a.pointer, Int32(k), b.pointer, Int32(n), 0, c.storage.base, Int32(n))
+        kernelBenchSink += c.storage.base[0]
+    }
+    let wrapper = {
+        let out = Tensor.matmul(a, b)
+        kernelBenchSink += out.pointer[0]
+    }
+    for _ in 0..<2 { direct(); wrapper() }
+    var td: [Double] = [], tw: [Double] = []
+    for _ in 0..<reps {
+        td.append(kernelBenchTime(direct))
+        tw.append(kernelBenchTime(wrapper))
+    }
+    let flops = 2 * Double(m) * Double(k) * Double(n)
+    let (md, mw) = (kernelBenchMedian(td), kernelBenchMedian(tw))
+    return .init(m: m, k: k, n: n, wrapperMs: kernelBenchRound(mw * 1e3), directMs: kernelBenchRound(md * 1e3),
+                 wrapperGflops: kernelBenchRound(flops / mw * 1e-9, 10), directGflops: kernelBenchRound(flops / md * 1e-9, 10),
+                 wrapperOverDirect: kernelBenchRound(mw / md))
+}
+
+private func benchElementwise(count: Int, reps: Int) -> KernelBenchReport.Elementwise {
+    var rng = RNG(seed: 2)
+    let a = Tensor.randomNormal([count], rng: &rng), b = Tensor.randomNormal([count], rng: &rng)
+    let dst = Tensor(uninitializedShape: [count], category: .workspace)
+    let bytes = Double(count * 4)
+    let copy = {
+        memcpy(dst.storage.base, a.pointer, count * 4)
+        kernelBenchSink += dst.storage.base[count - 1]
+    }
+    let add = {
+        let out = a + b
+        kernelBenchSink += out.pointer[count - 1]
+    }
+    let siluMul = {
+        let out = Tensor.combine(a, b, { $0 * vsigmoid($0) * $1 }, { $0 * vsigmoid(Vec(repeating: $0))[0] * $1 })
+        kernelBenchSink += out.pointer[count - 1]
+    }
+    for _ in 0..<3 { copy(); add(); siluMul() }
+    var tc: [Double] = [], ta: [Double] = [], ts: [Double] = []
+    for _ in 0..<reps {
+        tc.append(kernelBenchTime(copy))
+        ta.append(kernelBenchTime(add))
+        ts.append(kernelBenchTime(siluMul))
+    }
+    let memcpyGBs = 2 * bytes / kernelBenchMedian(tc) * 1e-9
+    let addGBs = 3 * bytes / kernelBenchMedian(ta) * 1e-9
+    let siluGBs = 3 * bytes / kernelBenchMedian(ts) * 1e-9
+    return .init(floats: count, memcpyGBs: kernelBenchRound(memcpyGBs, 100), addGBs: kernelBenchRound(addGBs, 100),
+                 addOverMemcpy: kernelBenchRound(addGBs / memcpyGBs), siluMulGBs: kernelBenchRound(siluGBs, 100),
+                 siluMulOverMemcpy: kernelBenchRound(siluGBs / memcpyGBs),
+                 bytesCounted: "memcpy: read + write (2 × 4 B/float); add, siluMul: 2 reads + 1 write (3 × 4 B/float)")
+}
+
+private func benchSoftmax(rows: Int, cols: Int, reps: Int) -> KernelBenchReport.Softmax {
+    var rng = RNG(seed: 3)
+    let x = Tensor.randomNormal([rows, cols], std: 3, rng: &rng)
+    let run = {
+        let y = x.softmax()
+        kernelBenchSink += y.pointer[0]
+    }
+    for _ in 0..<3 { run() }
+    var t: [Double] = []
+    for _ in 0..<reps { t.append(kernelBenchTime(run)) }
+    let med = kernelBenchMedian(t)
+    return .init(rows: rows, cols: cols, ms: kernelBenchRound(med * 1e3), GBs: kernelBenchRound(2 * Double(rows * cols * 4) / med * 1e-9, 100))
+}
