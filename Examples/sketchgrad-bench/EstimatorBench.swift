@@ -80,7 +80,8 @@ struct EstimatorTiming: Encodable {
 
 private func benchmarkLayer(rows: Int, n: Int, m: Int, iterations: Int, refresh: Int) -> LayerReport {
     let k = n / 4
-    let specs = ["exact", "recompute",  // exact first: the reference "lowrank(rank:\(k),refresh:\(refresh))", "gaussian(rank:\(k))", "haar(rank:\(k))",
+    // exact first: the reference of every overhead.
+    let specs = ["exact", "recompute", "lowrank(rank:\(k),refresh:\(refresh))", "gaussian(rank:\(k))", "haar(rank:\(k))",
                  "optimal(rank:\(k),refresh:\(refresh))",
                  "gradlite(rank:\(k),refresh:\(refresh))",
                  "gradlite(rank:\(k),refresh:\(refresh),feedback:on)",

@@ -6,9 +6,20 @@ import Tensor
 /// backward passes until `zeroGrad()`. Hooks registered with `onGradientComplete` run as soon as
 /// a backward pass has delivered every contribution to `grad` (LOMO-style fused updates use them).
 public final class Parameter {
+    /// `_modify` (not `didSet`) so that in-place updates from other modules (`p.value.addScaled`)
+    /// mutate the storage in place instead of copying it through a get/set pair.
     public var value: Tensor {
-        didSet { value.storage.recategorize(.parameter) }
+        get { _value }
+        _modify {
+            yield &_value
+            _value.storage.recategorize(.parameter)
+        }
+        set {
+            _value = newValue
+            _value.storage.recategorize(.parameter)
+        }
     }
+    private var _value: Tensor
     public var grad: Tensor?
     public var requiresGrad: Bool
     /// Dotted path, e.g. `layers.0.attention.wq.weight`; set by the module that owns it.
@@ -18,7 +29,7 @@ public final class Parameter {
 
     public init(_ value: Tensor, name: String = "", requiresGrad: Bool = true) {
         value.storage.recategorize(.parameter)
-        self.value = value
+        _value = value
         self.name = name
         self.requiresGrad = requiresGrad
     }

@@ -213,7 +213,11 @@ public final class Tape {
                                      "\(node.op): gradient of shape \(ig.shape) for an input of shape \(nodes[j].outputShape)")
                         if grads[j] == nil { grads[j] = ig } else { grads[j]! += ig }
                     case .parameter(let p)?:
-                        if let ig { p.accumulateGrad(ig) }
+                        if let ig {
+                            precondition(ig.shape == p.shape,
+                                         "\(node.op): gradient of shape \(ig.shape) for parameter '\(p.name)' of shape \(p.shape)")
+                            p.accumulateGrad(ig)
+                        }
                         let key = ObjectIdentifier(p)
                         pending[key]! -= 1
                         if pending[key] == 0, firesHooks { p.gradientCompleted() }

@@ -237,11 +237,16 @@ extension Tensor {
         }
     }
 
+    /// In place when the shapes are equal; `b` may broadcast to `a`'s shape, never the reverse.
     public static func += (a: inout Tensor, b: Tensor) {
-        if a.shape == b.shape { a.addScaled(b) } else { a = a + b }
+        if a.shape == b.shape { a.addScaled(b); return }
+        precondition(broadcastShape(a.shape, b.shape, op: "+=") == a.shape, "+=: shape \(b.shape) would grow \(a.shape)")
+        a = a + b
     }
     public static func -= (a: inout Tensor, b: Tensor) {
-        if a.shape == b.shape { a.addScaled(b, -1) } else { a = a - b }
+        if a.shape == b.shape { a.addScaled(b, -1); return }
+        precondition(broadcastShape(a.shape, b.shape, op: "-=") == a.shape, "-=: shape \(b.shape) would grow \(a.shape)")
+        a = a - b
     }
     public static func *= (a: inout Tensor, s: Float) { a.scale(by: s) }
 }

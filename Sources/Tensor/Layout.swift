@@ -28,16 +28,35 @@ extension Tensor {
                         off += (rem % outShape[d]) * strides[d]; rem /= outShape[d]
                     }
                     let s = src.value + off, o = dst.value + plane * rows * cols
-                    let i1 = Swift.min(i0 + tile, rows)
-                    var j0 = 0
-                    while j0 < cols {
-                        let j1 = Swift.min(j0 + tile, cols)
-                        if sr == 1 {
-                            for j in j0..<j1 { for i in i0..<i1 { o[i * cols + j] = s[i + j * sc] } }
-                        } else {
-                            for i in i0..<i1 { for j in j0..<j1 { o[i * cols + j] = s[i * sr + j * sc] } }
+                    let i1 = Swift.min(i0 + tile, rows), h = i1 - i0
+                    if sr == 1 {
+                        // A transpose: read each source run of the tile once (contiguous), write
+                        // each output row once, through an L1-resident buffer. (Touching a
+                        // 32×32 tile directly in both matrices thrashes L1 when the row pitch
+                        // is a power of two: all its rows map to the same cache set.)
+                        withUnsafeTemporaryAllocation(of: Float.self, capacity: tile * tile) { buf in
+                            let b = buf.baseAddress!
+                            var j0 = 0
+                            while j0 < cols {
+                                let w = Swift.min(j0 + tile, cols) - j0
+                                for jj in 0..<w {
+                                    let from = s + i0 + (j0 + jj) * sc, to = b + jj * tile
+                                    for ii in 0..<h { to[ii] = from[ii] }
+                                }
+                                for ii in 0..<h {
+                                    let to = o + (i0 + ii) * cols + j0
+                                    for jj in 0..<w { to[jj] = b[jj * tile + ii] }
+                                }
+                                j0 += w
+                            }
                         }
-                        j0 = j1
+                    } else {
+                        var j0 = 0
+                        while j0 < cols {
+                            let j1 = Swift.min(j0 + tile, cols)
+                            for i in i0..<i1 { for j in j0..<j1 { o[i * cols + j] = s[i * sr + j * sc] } }
+                            j0 = j1
+                        }
                     }
                 }
             }

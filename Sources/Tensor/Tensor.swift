@@ -30,7 +30,7 @@ public struct Tensor: @unchecked Sendable {
         precondition(values.count == shape.reduce(1, *),
                      "Tensor(_:shape:): \(values.count) values do not fill shape \(shape)")
         self.init(uninitializedShape: shape)
-        values.withUnsafeBufferPointer { storage.base.update(from: $0.baseAddress!, count: values.count) }
+        values.withUnsafeBufferPointer { if let b = $0.baseAddress { storage.base.update(from: b, count: values.count) } }
     }
 
     /// A 1-D tensor.

@@ -36,6 +36,18 @@ final class PrimitivesTests: XCTestCase {
         for v in first { XCTAssertEqual(v / Double(draws), 0, accuracy: 4 * (1 / Double(n * draws)).squareRoot()) }
     }
 
+    /// CholeskyQR returns the sign-fixed Householder Q (1e-5) on a well-conditioned input, and falls
+    /// back to Householder (still orthonormal, 1e-5) on a rank-deficient one.
+    func testWellConditionedOrthonormalization() throws {
+        var rng = RNG(seed: 9)
+        let a = Tensor.randomNormal([40, 10], rng: &rng)
+        XCTAssertLessThan(relativeError(Stiefel.orthonormalizeWellConditioned(a), try a.qr().q), 1e-5)
+        var deficient = a
+        for i in 0..<40 { deficient[i, 9] = deficient[i, 0] }
+        let q = Stiefel.orthonormalizeWellConditioned(deficient)
+        XCTAssertLessThan(relativeError(Tensor.matmul(q, q, transposeA: true), Tensor.eye(10)), 1e-5)
+    }
+
     /// Subspace iteration on x whose covariance has a clear top-k subspace converges to it.
     func testSubspaceIterationFindsDominantSubspace() {
         let n = 24, k = 4

@@ -25,6 +25,24 @@ final class LayoutTests: XCTestCase {
         }
     }
 
+    func testLargePermuteSplitsAcrossThreads() {
+        // Enough 32×32 tiles to split over threads, with partial tiles at the edges.
+        let shape = [2, 40, 2001]
+        let t = randn(shape, seed: 11)
+        for axes in [[0, 2, 1], [2, 1, 0]] {
+            let p = t.permuted(axes)
+            let outShape = axes.map { shape[$0] }
+            let tv = t.scalars, pv = p.scalars
+            var bad = 0
+            for i in 0..<shape[0] { for j in 0..<shape[1] { for k in 0..<shape[2] {
+                let idx = [i, j, k]
+                let o = (idx[axes[0]] * outShape[1] + idx[axes[1]]) * outShape[2] + idx[axes[2]]
+                if pv[o] != tv[(i * shape[1] + j) * shape[2] + k] { bad += 1 }
+            } } }
+            XCTAssertEqual(bad, 0, "\(axes)")
+        }
+    }
+
     func testTransposed() {
         let t = randn([2, 3, 4], seed: 2)
         XCTAssertEqual(t.transposed().scalars, t.permuted([0, 2, 1]).scalars)

@@ -10,7 +10,9 @@ import Tensor
 ///    `adaptive` off it stays the Haar draw (the paper's "static random projection" ablation).
 /// 2. Exploration `S ∈ St(n, p)`, fresh each step from `(seed, stream, step)`, Haar in the
 ///    orthogonal complement of `V_c`: project a Gaussian Ω out of span(V_c), QR, project, QR
-///    (twice, so rounding cannot leak S back into span(V_c)). `V = [V_c, S]`. S is regenerated in
+///    (twice, so rounding cannot leak S back into span(V_c)). The QRs are CholeskyQR
+///    (`Stiefel.orthonormalizeWellConditioned`: the same Q as the sign-fixed QR, cheaper for
+///    these thin, well-conditioned draws). `V = [V_c, S]`. S is regenerated in
 ///    the backward from the step, never stored.
 /// 3. The forward saves `z = x V` (N, k instead of N, n).
 /// 4. Backward, with `P = δᵀ z = G V` (m, k):
@@ -83,8 +85,10 @@ public final class GradLiteEstimator: LinearEstimator, RecomputeStateful {
     public func explorationBasis(step: UInt64, core vc: Tensor) -> Tensor {
         var rng = clock.rng(step: step, .exploration)
         let omega = Tensor.randomNormal([inFeatures, exploration], rng: &rng)
-        let once = Stiefel.orthonormalize(ProjectionMath.projectOut(omega, vc))
-        return Stiefel.orthonormalize(ProjectionMath.projectOut(once, vc))
+        // Project, QR, project, QR. The projected Gaussian is well conditioned (κ ≈ (√d + √p)/(√d − √p),
+        // d = n − k + p), so CholeskyQR is used; it falls back to Householder when p is close to d.
+        let once = Stiefel.orthonormalizeWellConditioned(ProjectionMath.projectOut(omega, vc))
+        return Stiefel.orthonormalizeWellConditioned(ProjectionMath.projectOut(once, vc))
     }
 
     /// `V = [V_c, S]` for `step`, (n, k).

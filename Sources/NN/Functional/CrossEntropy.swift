@@ -17,11 +17,11 @@ public let crossEntropyIgnoreIndex: Int32 = -100
 ///   - h: (N, D) final hidden states
 ///   - weight: (V, D) head weight
 ///   - targets: N class indices in `0..<V` or `ignoreIndex`
-///   - chunkSize: rows per chunk; by default about 8M logits (256 rows for V = 32000), 32...1024
+///   - chunkSize: rows per chunk; by default about 16M logits (512 rows, 64 MiB, for V = 32000), 32...1024
 /// - Returns: a scalar
 public func linearCrossEntropy(_ h: Variable, weight: Variable, targets: [Int32],
                                ignoreIndex: Int32 = crossEntropyIgnoreIndex, chunkSize: Int? = nil) -> Variable {
-    let n = h.rank == 0 ? 0 : h.count / Swift.max(h.shape.last!, 1), d = h.shape.last ?? 0
+    let d = h.shape.last ?? 0, n = h.count / Swift.max(d, 1)
     precondition(weight.rank == 2 && weight.shape[1] == d,
                  "linearCrossEntropy: weight of shape \(weight.shape) for hidden states of shape \(h.shape)")
     precondition(targets.count == n, "linearCrossEntropy: \(targets.count) targets for \(n) rows")
@@ -29,10 +29,11 @@ public func linearCrossEntropy(_ h: Variable, weight: Variable, targets: [Int32]
     checkTargets(targets, classes: vocab, ignoreIndex: ignoreIndex, op: "linearCrossEntropy")
     let needs = Tape.current.needsGrad([h, weight])
     let count = targets.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
-    let chunk = Swift.max(1, chunkSize ?? Swift.min(1024, Swift.max(32, (8 << 20) / Swift.max(vocab, 1))))
+    let chunk = Swift.max(1, chunkSize ?? Swift.min(1024, Swift.max(32, (16 << 20) / Swift.max(vocab, 1))))
     let wantGrad = needs.contains(true) && count > 0
+    // Every element of dh is written by a chunk's sgemm, and the first chunk writes dW with beta = 0.
     let dh = needs[0] ? (wantGrad ? Tensor(uninitializedShape: h.shape) : Tensor.zeros(h.shape)) : nil
-    let dw = needs[1] ? Tensor.zeros(weight.shape) : nil
+    let dw = needs[1] ? (wantGrad ? Tensor(uninitializedShape: weight.shape) : Tensor.zeros(weight.shape)) : nil
     let hp = h.value.pointer, wp = weight.value.pointer
     var total = 0.0
     Memory.withCategory(.workspace) {
@@ -60,7 +61,7 @@ public func linearCrossEntropy(_ h: Variable, weight: Variable, targets: [Int32]
                 }
                 if let dw {
                     Tensor.sgemm(logits, transposeA: true, hp + r0 * d, transposeB: false, dw.storage.base,
-                                 m: vocab, n: d, k: rows, lda: vocab, ldb: d, ldc: d, alpha: 1, beta: 1)
+                                 m: vocab, n: d, k: rows, lda: vocab, ldb: d, ldc: d, alpha: 1, beta: r0 == 0 ? 0 : 1)
                 }
             }
             r0 += rows

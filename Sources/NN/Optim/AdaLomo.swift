@@ -15,7 +15,7 @@ import Tensor
 /// `exp_avg_sq` per vector, and `step`: rows + cols floats instead of Adam's 2·rows·cols.
 /// The update runs in three passes over `g` and `W` without a gradient-sized temporary.
 /// Use, clipping and accumulation as for `LOMO`.
-public final class AdaLomo: Optimizer {
+public final class AdaLomo: FusedBackwardOptimizer {
     public struct Options: Equatable, Sendable {
         /// Threshold of the update's RMS.
         public var clipThreshold: Float

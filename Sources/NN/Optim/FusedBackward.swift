@@ -2,6 +2,28 @@ import Autograd
 import Foundation
 import Tensor
 
+/// An optimizer that updates inside the backward (LOMO, AdaLomo). What a training loop needs
+/// beyond `Optimizer`:
+/// ```swift
+/// if let fused = optimizer as? FusedBackwardOptimizer, clip > 0 {
+///     let norm = fused.measureGradientNorm(maxNorm: clip) { loss(batch).backward() } // no update
+///     guard norm.isFinite else { skip the step }
+/// }
+/// loss(batch).backward() // updates, clipped to `clip`
+/// optimizer.step()
+/// ```
+public protocol FusedBackwardOptimizer: Optimizer {
+    /// Runs `backward` (a full forward + backward of the loss) with the hooks only summing `‖g‖²`
+    /// and freeing each gradient; the next updating backward then scales every gradient by
+    /// `min(1, maxNorm / (norm + 1e-6))`. The factor resets at `step()`.
+    /// - Returns: the global gradient norm.
+    func measureGradientNorm(maxNorm: Float, _ backward: () throws -> Void) rethrows -> Float
+    /// Updates inside the backward from now on (the state after construction).
+    func attach()
+    /// Leaves the gradients to `step()` from now on (a plain, unfused update).
+    func detach()
+}
+
 /// The hook plumbing LOMO and AdaLomo share: each managed parameter's gradient-complete hook
 /// hands the gradient to the optimizer's update and frees it at once, so at most the gradients
 /// the backward is currently forming are alive, never a full set.

@@ -15,7 +15,7 @@ import Tensor
 /// ```
 /// The optimizer attaches itself to the parameters' gradient-complete hooks when made; after
 /// `detach()`, `step()` applies whatever gradients the backward left (plain SGD).
-public final class LOMO: Optimizer {
+public final class LOMO: FusedBackwardOptimizer {
     public var learningRate: Float
     public let weightDecay: Float
     public private(set) var stepCount = 0

@@ -45,17 +45,20 @@ public final class SGD: Optimizer {
             guard let g = slot.parameter.grad else { continue }
             let lr = learningRate * slot.options.learningRateScale, wd = slot.weightDecay(default: weightDecay)
             let count = g.count
-            slot.parameter.updateInPlace { $0.withUnsafeMutableBufferPointer { w in
-                if state.buffer == nil {
-                    sgdKernel(weight: w.baseAddress!, grad: g.pointer, buffer: nil, count: count, learningRate: lr,
-                              weightDecay: wd, momentum: 0, nesterov: false)
-                } else {
+            let (mu, nesterov) = (options.momentum, options.nesterov)
+            slot.parameter.updateInPlace { value in
+                value.withUnsafeMutableBufferPointer { w in
+                    guard state.buffer != nil else {
+                        sgdKernel(weight: w.baseAddress!, grad: g.pointer, buffer: nil, count: count, learningRate: lr,
+                                  weightDecay: wd, momentum: 0, nesterov: false)
+                        return
+                    }
                     state.buffer!.withUnsafeMutableBufferPointer { b in
                         sgdKernel(weight: w.baseAddress!, grad: g.pointer, buffer: b.baseAddress!, count: count, learningRate: lr,
-                                  weightDecay: wd, momentum: options.momentum, nesterov: options.nesterov)
+                                  weightDecay: wd, momentum: mu, nesterov: nesterov)
                     }
                 }
-            } }
+            }
         }
         stepCount += 1
     }

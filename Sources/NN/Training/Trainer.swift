@@ -33,7 +33,8 @@ public final class Trainer {
         parameters = model.parameters.filter(\.requiresGrad)
     }
 
-    /// One optimizer step over `gradAccum` micro-batches.
+    /// One optimizer step over `gradAccum` micro-batches. Clipped LOMO/AdaLomo steps cost a second
+    /// forward and backward (counted in the step's time, not in `msForward`/`msBackward`).
     public func trainStep() -> StepMetrics {
         let lr = schedule.learningRate(atStep: step)
         optimizer.learningRate = lr
@@ -43,8 +44,16 @@ public final class Trainer {
         var forward = 0.0, backward = 0.0, savedPeak = 0
         let start = monotonicSeconds()
         let scale = 1 / Float(options.gradAccum)
+        var gradNorm: Float?
         for _ in 0..<options.gradAccum {
             let batch = data.batch(size: options.batch, seq: options.seq, split: .train, rng: &dataRNG)
+            if let fused = optimizer as? FusedBackwardOptimizer, options.clip > 0 {
+                // LOMO/AdaLomo update during the backward, so the clip factor needs the norm from
+                // an extra forward and backward of the same batch first.
+                gradNorm = fused.measureGradientNorm(maxNorm: options.clip) {
+                    model.loss(tokens: batch.inputs, targets: batch.targets, batch: options.batch, seq: options.seq).backward()
+                }
+            }
             let t0 = monotonicSeconds()
             let loss = model.loss(tokens: batch.inputs, targets: batch.targets, batch: options.batch, seq: options.seq)
             let t1 = monotonicSeconds()
@@ -55,7 +64,6 @@ public final class Trainer {
             forward += t1 - t0
         }
         let t2 = monotonicSeconds()
-        var gradNorm: Float?
         if !optimizer.updatesDuringBackward {
             gradNorm = options.clip > 0 ? clipGradientNorm(parameters, maxNorm: options.clip) : globalGradientNorm(parameters)
         }

@@ -42,9 +42,9 @@ final class AttentionTests: XCTestCase {
             causalAttention(q: q.variable, k: k.variable, v: v.variable, batch: batch, seq: seq, heads: heads, kvHeads: kvHeads)
         }
         let (ref, refGrads) = grads { reference(q.variable, k.variable, v.variable, batch: batch, seq: seq, heads: heads, kvHeads: kvHeads) }
-        XCTAssertLessThan(maxDifference(fused, ref), 1e-4, "output", file: file, line: line)
+        XCTAssertLessThan(maxAbsDifference(fused, ref), 1e-4, "output", file: file, line: line)
         for (name, (a, b)) in zip(["dq", "dk", "dv"], zip(fusedGrads, refGrads)) {
-            XCTAssertLessThan(maxDifference(a, b), 1e-4, name, file: file, line: line)
+            XCTAssertLessThan(maxAbsDifference(a, b), 1e-4, name, file: file, line: line)
         }
     }
 
@@ -71,10 +71,4 @@ final class AttentionTests: XCTestCase {
                                   v: Variable(v), batch: 2, seq: 3, heads: 1, kvHeads: 1).value
         for b in 0..<2 { for i in 0..<4 { XCTAssertEqual(out[b * 3, i], v[b * 3, i], accuracy: 1e-6) } }
     }
-}
-
-/// Largest absolute elementwise difference of two same-shaped tensors.
-func maxDifference(_ a: Tensor, _ b: Tensor) -> Float {
-    precondition(a.shape == b.shape, "maxDifference: \(a.shape) vs \(b.shape)")
-    return zip(a.scalars, b.scalars).reduce(0) { Swift.max($0, Swift.abs($1.0 - $1.1)) }
 }

@@ -8,7 +8,7 @@ import XCTest
 final class LlamaModelTests: XCTestCase {
     func testParameterPathsOrderAndCount() {
         var rng = RNG(seed: 1)
-        let model = LlamaModel(config: tinyConfig(), rng: &rng)
+        let model = LlamaModel(config: tinyLlamaConfig(), rng: &rng)
         let named = model.namedParameters()
         let layer = { (i: Int) in
             ["attentionNorm", "attention.wq", "attention.wk", "attention.wv", "attention.wo", "mlpNorm", "mlp.gate", "mlp.up", "mlp.down"]
@@ -24,7 +24,7 @@ final class LlamaModelTests: XCTestCase {
 
     func testMoEParameterPaths() {
         var rng = RNG(seed: 2)
-        let config = tinyConfig(moe: MoEConfig(experts: 3, topK: 2, sharedExpert: true))
+        let config = tinyLlamaConfig(moe: MoEConfig(experts: 3, topK: 2, sharedExpert: true))
         let model = LlamaModel(config: config, rng: &rng)
         let paths = model.namedParameters().map(\.0)
         XCTAssertTrue(paths.contains("layers.1.mlp.router.weight"))
@@ -35,9 +35,9 @@ final class LlamaModelTests: XCTestCase {
 
     func testLossMatchesCrossEntropyOfLogits() {
         var rng = RNG(seed: 3)
-        let model = LlamaModel(config: tinyConfig(kvHeads: 1), rng: &rng)
-        let tokens = tokenBatch(2 * 8, vocab: 50, seed: 4)
-        var targets = tokenBatch(2 * 8, vocab: 50, seed: 5)
+        let model = LlamaModel(config: tinyLlamaConfig(kvHeads: 1), rng: &rng)
+        let tokens = randomTokenIDs(2 * 8, vocab: 50, seed: 4)
+        var targets = randomTokenIDs(2 * 8, vocab: 50, seed: 5)
         targets[3] = LlamaModel.ignoreIndex
         let logits = withNoGrad { model.logits(tokens: tokens, batch: 2, seq: 8) }
         XCTAssertEqual(logits.shape, [2, 8, 50])
@@ -51,22 +51,22 @@ final class LlamaModelTests: XCTestCase {
     /// A later position never changes an earlier position's logits.
     func testCausality() {
         var rng = RNG(seed: 6)
-        let model = LlamaModel(config: tinyConfig(), rng: &rng)
-        var tokens = tokenBatch(6, vocab: 50, seed: 7)
+        let model = LlamaModel(config: tinyLlamaConfig(), rng: &rng)
+        var tokens = randomTokenIDs(6, vocab: 50, seed: 7)
         let before = withNoGrad { model.logits(tokens: tokens, batch: 1, seq: 6) }.value
         tokens[5] = (tokens[5] + 1) % 50
         let after = withNoGrad { model.logits(tokens: tokens, batch: 1, seq: 6) }.value
-        XCTAssertEqual(maxDifference(before.sliced(axis: 1, 0..<5), after.sliced(axis: 1, 0..<5)), 0)
-        XCTAssertGreaterThan(maxDifference(before.sliced(axis: 1, 5..<6), after.sliced(axis: 1, 5..<6)), 0)
+        XCTAssertEqual(maxAbsDifference(before.sliced(axis: 1, 0..<5), after.sliced(axis: 1, 0..<5)), 0)
+        XCTAssertGreaterThan(maxAbsDifference(before.sliced(axis: 1, 5..<6), after.sliced(axis: 1, 5..<6)), 0)
     }
 
     /// Tolerance 2e-2 of the largest gradient per parameter, 6 elements per parameter.
     func testWholeModelGradientMatchesFiniteDifferences() {
         var rng = RNG(seed: 8)
-        var config = tinyConfig(moe: MoEConfig(experts: 3, topK: 2, sharedExpert: true, balanceCoefficient: 0.1))
+        var config = tinyLlamaConfig(moe: MoEConfig(experts: 3, topK: 2, sharedExpert: true, balanceCoefficient: 0.1))
         config.initStd = 0.3 // larger weights so that every path carries a visible gradient
         let model = LlamaModel(config: config, rng: &rng)
-        let tokens = tokenBatch(2 * 5, vocab: 50, seed: 9), targets = tokenBatch(2 * 5, vocab: 50, seed: 10)
+        let tokens = randomTokenIDs(2 * 5, vocab: 50, seed: 9), targets = randomTokenIDs(2 * 5, vocab: 50, seed: 10)
         let err = sampledGradientError(model.parameters, samples: 6, h: 1e-3) {
             model.loss(tokens: tokens, targets: targets, batch: 2, seq: 5)
         }
@@ -76,8 +76,8 @@ final class LlamaModelTests: XCTestCase {
     func testCheckpointedBlocksGiveTheSameGradients() {
         for moe in [nil, MoEConfig(experts: 3, topK: 2, balanceCoefficient: 0.1)] {
             var rng = RNG(seed: 11)
-            let model = LlamaModel(config: tinyConfig(moe: moe), rng: &rng)
-            let tokens = tokenBatch(2 * 6, vocab: 50, seed: 12), targets = tokenBatch(2 * 6, vocab: 50, seed: 13)
+            let model = LlamaModel(config: tinyLlamaConfig(moe: moe), rng: &rng)
+            let tokens = randomTokenIDs(2 * 6, vocab: 50, seed: 12), targets = randomTokenIDs(2 * 6, vocab: 50, seed: 13)
             func gradients() -> (Float, [Tensor]) {
                 model.zeroGrad()
                 let loss = model.loss(tokens: tokens, targets: targets, batch: 2, seq: 6)
@@ -90,14 +90,14 @@ final class LlamaModelTests: XCTestCase {
             let (ckptLoss, ckpt) = gradients()
             XCTAssertEqual(plainLoss, ckptLoss, accuracy: 1e-6)
             XCTAssertEqual(model.lastRouterStats, plainStats)
-            for (a, b) in zip(plain, ckpt) { XCTAssertLessThan(maxDifference(a, b), 1e-6) }
+            for (a, b) in zip(plain, ckpt) { XCTAssertLessThan(maxAbsDifference(a, b), 1e-6) }
         }
     }
 
     func testHeadWithEstimatorTakesUnfusedPathWithSameGradients() {
         var rng = RNG(seed: 14)
-        let model = LlamaModel(config: tinyConfig(), rng: &rng)
-        let tokens = tokenBatch(8, vocab: 50, seed: 15), targets = tokenBatch(8, vocab: 50, seed: 16)
+        let model = LlamaModel(config: tinyLlamaConfig(), rng: &rng)
+        let tokens = randomTokenIDs(8, vocab: 50, seed: 15), targets = randomTokenIDs(8, vocab: 50, seed: 16)
         func gradients() -> [Tensor] {
             model.zeroGrad()
             model.loss(tokens: tokens, targets: targets, batch: 1, seq: 8).backward()
@@ -106,13 +106,13 @@ final class LlamaModelTests: XCTestCase {
         let fused = gradients()
         model.assignEstimators { path, _ in path == "head" ? TaggedEstimator(path) : nil }
         let unfused = gradients()
-        for (a, b) in zip(fused, unfused) { XCTAssertLessThan(maxDifference(a, b), 1e-6) }
+        for (a, b) in zip(fused, unfused) { XCTAssertLessThan(maxAbsDifference(a, b), 1e-6) }
     }
 
     func testRouterStatsAndBalanceLossOnlyInTraining() {
         var rng = RNG(seed: 17)
-        let model = LlamaModel(config: tinyConfig(moe: MoEConfig(experts: 4, topK: 2, balanceCoefficient: 0.5)), rng: &rng)
-        let tokens = tokenBatch(12, vocab: 50, seed: 18), targets = tokenBatch(12, vocab: 50, seed: 19)
+        let model = LlamaModel(config: tinyLlamaConfig(moe: MoEConfig(experts: 4, topK: 2, balanceCoefficient: 0.5)), rng: &rng)
+        let tokens = randomTokenIDs(12, vocab: 50, seed: 18), targets = randomTokenIDs(12, vocab: 50, seed: 19)
         let train = withNoGrad { model.loss(tokens: tokens, targets: targets, batch: 2, seq: 6) }.value.item
         XCTAssertEqual(model.lastRouterStats.map(\.path), ["layers.0.mlp", "layers.1.mlp"])
         XCTAssertEqual(model.lastRouterStats.map { $0.tokensPerExpert.reduce(0, +) }, [24, 24])

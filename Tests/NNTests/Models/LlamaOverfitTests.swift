@@ -11,14 +11,14 @@ final class LlamaOverfitTests: XCTestCase {
         var rng = RNG(seed: 21)
         let model = LlamaModel(config: config, rng: &rng)
         let (batch, seq) = (2, 16)
-        let stream = tokenBatch(batch * (seq + 1), vocab: config.vocabSize, seed: 22)
+        let stream = randomTokenIDs(batch * (seq + 1), vocab: config.vocabSize, seed: 22)
         var tokens: [Int32] = [], targets: [Int32] = []
         for b in 0..<batch {
             let row = stream[(b * (seq + 1))..<((b + 1) * (seq + 1))]
             tokens += row.dropLast()
             targets += row.dropFirst()
         }
-        let adam = TestAdam(model.parameters, lr: 1e-2)
+        let adam = ReferenceAdam(model.parameters, lr: 1e-2)
         var first: Float = 0, last: Float = 0
         for step in 0..<steps {
             let loss = model.loss(tokens: tokens, targets: targets, batch: batch, seq: seq)
@@ -32,14 +32,14 @@ final class LlamaOverfitTests: XCTestCase {
 
     /// Bound: cross-entropy < 0.3 after 40 steps (measured 0.075).
     func testTinyLlamaOverfitsFixedBatch() {
-        let (first, last) = overfit(tinyConfig(), steps: 40)
+        let (first, last) = overfit(tinyLlamaConfig(), steps: 40)
         XCTAssertGreaterThan(first, 3.5)
         XCTAssertLessThan(last, 0.3)
     }
 
     /// Bound: cross-entropy < 0.3 after 40 steps (measured 0.080; 4 experts, top-2, shared expert, balance 0.01).
     func testTinyMoELlamaOverfitsFixedBatch() {
-        let (first, last) = overfit(tinyConfig(moe: MoEConfig(experts: 4, topK: 2, sharedExpert: true)), steps: 40)
+        let (first, last) = overfit(tinyLlamaConfig(moe: MoEConfig(experts: 4, topK: 2, sharedExpert: true)), steps: 40)
         XCTAssertGreaterThan(first, 3.5)
         XCTAssertLessThan(last, 0.3)
     }

@@ -1,17 +1,18 @@
 import Autograd
+import Estimators
 import Foundation
 @testable import NN
 import Tensor
 import TestSupport
 
 /// A small dense or MoE configuration for tests (hidden 16, 2 heads, 2 layers, vocab 50).
-func tinyConfig(moe: MoEConfig? = nil, kvHeads: Int? = nil) -> LlamaConfig {
+func tinyLlamaConfig(moe: MoEConfig? = nil, kvHeads: Int? = nil) -> LlamaConfig {
     LlamaConfig(hiddenSize: 16, intermediateSize: 24, numHeads: 2, numKeyValueHeads: kvHeads, numLayers: 2,
                 vocabSize: 50, maxSequenceLength: 32, moe: moe)
 }
 
 /// Deterministic token ids in `0..<vocab`.
-func tokenBatch(_ count: Int, vocab: Int, seed: UInt64) -> [Int32] {
+func randomTokenIDs(_ count: Int, vocab: Int, seed: UInt64) -> [Int32] {
     var rng = RNG(seed: seed)
     return (0..<count).map { _ in Int32(rng.nextInt(below: vocab)) }
 }
@@ -43,7 +44,7 @@ func sampledGradientError(_ params: [Parameter], samples: Int, h: Float = 1e-2, 
 
 /// Plain Adam (β = 0.9, 0.999, ε = 1e-8, no weight decay) for the overfit tests, independent of
 /// the optimizer module.
-final class TestAdam {
+final class ReferenceAdam {
     let params: [Parameter]
     let lr: Float
     var m: [Tensor], v: [Tensor]
@@ -58,7 +59,7 @@ final class TestAdam {
 
     func update() {
         step += 1
-        let c1 = 1 - Float.pow(0.9, Float(step)), c2 = 1 - Float.pow(0.999, Float(step))
+        let c1 = 1 - Foundation.pow(Float(0.9), Float(step)), c2 = 1 - Foundation.pow(Float(0.999), Float(step))
         for (k, p) in params.enumerated() {
             guard let g = p.grad else { continue }
             let gp = g.pointer
@@ -78,6 +79,20 @@ final class TestAdam {
     }
 }
 
-extension Float {
-    static func pow(_ a: Float, _ b: Float) -> Float { Float(Foundation.pow(Double(a), Double(b))) }
+/// Largest absolute elementwise difference of two same-shaped tensors.
+func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
+    precondition(a.shape == b.shape, "maxAbsDifference: \(a.shape) vs \(b.shape)")
+    return zip(a.scalars, b.scalars).reduce(0) { Swift.max($0, Swift.abs($1.0 - $1.1)) }
 }
+
+/// A recognisable estimator for assignment tests (exact gradients underneath).
+final class TaggedEstimator: LinearEstimator {
+    let tag: String
+    init(_ tag: String) { self.tag = tag }
+    var description: String { "tagged(\(tag))" }
+    func save(input x: Tensor, weightShape: [Int]) -> EstimatorSaved { EstimatorSaved(activations: [x]) }
+    func weightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> Tensor {
+        Tensor.matmul(delta, saved.activations[0], transposeA: true)
+    }
+}
+

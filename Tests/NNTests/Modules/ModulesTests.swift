@@ -5,17 +5,6 @@ import Tensor
 import TestSupport
 import XCTest
 
-/// A recognisable estimator for assignment tests (exact gradients underneath).
-final class TaggedEstimator: LinearEstimator {
-    let tag: String
-    init(_ tag: String) { self.tag = tag }
-    var description: String { "tagged(\(tag))" }
-    func save(input x: Tensor, weightShape: [Int]) -> EstimatorSaved { EstimatorSaved(activations: [x]) }
-    func weightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> Tensor {
-        Tensor.matmul(delta, saved.activations[0], transposeA: true)
-    }
-}
-
 final class ModulesTests: XCTestCase {
     func makeMoE(shared: Bool) -> MixtureOfExperts {
         var rng = RNG(seed: 1)
@@ -59,6 +48,15 @@ final class ModulesTests: XCTestCase {
         XCTAssertTrue(moe.namedModules().allSatisfy { !$0.1.isTraining })
         moe.train()
         XCTAssertTrue(moe.shared!.gate.isTraining)
+    }
+
+    func testLinearGradientWithDefaultAndAssignedEstimator() {
+        var rng = RNG(seed: 12)
+        let layer = Linear(4, 3, std: 0.5, rng: &rng)
+        let x = randomParameter([2, 5, 4], seed: 13), probe = Variable(randomTensor([2, 5, 3], seed: 14))
+        XCTAssertLessThan(maxGradientError(layer.parameters + [x]) { (layer(x.variable) * probe).sum() }, 1e-2)
+        layer.estimator = TaggedEstimator("linear")
+        XCTAssertLessThan(maxGradientError(layer.parameters + [x]) { (layer(x.variable) * probe).sum() }, 1e-2)
     }
 
     func testSwiGLUMLPGradient() {
