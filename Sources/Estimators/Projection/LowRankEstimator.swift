@@ -8,7 +8,9 @@ import Tensor
 /// The forward saves `z = x V` (N, k); the backward forms `Ĝ = (δᵀ z) Vᵀ = G V Vᵀ`, dropping
 /// `G (I − V Vᵀ)`. With `k = n`, `V Vᵀ = I` and the gradient is exact.
 ///
-/// The refresh runs at steps 0, T, 2T, … so the Haar start is adapted to the data on the first call.
+/// The design (an input-side basis tracked by warm-started subspace iteration) is the project's,
+/// fixed in ALGORITHMS.md §2, not a paper's. The refresh runs at steps 0, T, 2T, … so the Haar
+/// start is adapted to the data on the first call.
 /// The basis is counted under `.optimizer` (persistent training state that is not a gradient).
 public final class LowRankEstimator: LinearEstimator, RecomputeStateful {
     public let inFeatures: Int

@@ -62,11 +62,16 @@ public final class PretrainSession {
         modelConfig = mc
         var rng = RNG(seed: t.seed, stream: 0x30DE1)
         model = LlamaModel(config: mc, rng: &rng)
-        model.checkpointBlocks = config.checkpointBlocks
         let assignment = self.assignment
         // The output head is fused with the loss and always exact.
         model.assignEstimators { path, layer in
             path == "head" ? nil : assignment.estimator(forPath: path, weightShape: layer.weight.shape, seed: t.seed)
+        }
+        let estimators = model.namedLinears.map(\.1.estimator)
+        // `recompute` is the checkpointing baseline: it only saves memory when blocks are recomputed.
+        model.checkpointBlocks = config.checkpointBlocks || estimators.contains { $0.requestsCheckpointing }
+        if t.gradAccum > 1, estimators.contains(where: { ($0 as? GradLiteEstimator)?.errorFeedback == true }) {
+            throw RunError("gradlite with feedback:on returns its whole error-feedback memory each backward, so it cannot accumulate gradients; use --grad-accum 1")
         }
         optimizer = optimizerSpec.make(parameters: model.namedParameters().filter { $0.1.requiresGrad },
                                        learningRate: t.learningRate, weightDecay: t.weightDecay, seed: t.seed)
