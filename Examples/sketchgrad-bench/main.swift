@@ -7,6 +7,9 @@ let benchUsage = """
     usage: sketchgrad-bench <subcommand> [options]
       kernels      sgemm, elementwise and softmax throughput of the Tensor kernels  [--reps N]
       estimators   backward estimators of a linear layer vs exact  [--rows N] [--iterations I] [--refresh T]
+      train        LLaMA training throughput and memory  [--config llama-20m] [--batch 8] [--seq 256] [--steps 10]
+                   [--warmup 2] [--threads 2] [--estimators SPEC] [--optimizer SPEC] [--moe SPEC]
+                   [--checkpoint-blocks] [--pytorch PYTHON]
     """
 
 let benchArguments = Array(CommandLine.arguments.dropFirst())
@@ -15,6 +18,15 @@ case "kernels":
     runKernelBenchmark(arguments: Array(benchArguments.dropFirst()))
 case "estimators":
     runEstimatorBenchmark(arguments: Array(benchArguments.dropFirst()))
+case "train":
+    do {
+        let result = try runTrainBench(Array(benchArguments.dropFirst()))
+        let json = try JSONSerialization.data(withJSONObject: result, options: [.prettyPrinted, .sortedKeys])
+        print(String(decoding: json, as: UTF8.self))
+    } catch {
+        FileHandle.standardError.write(Data("sketchgrad-bench train: \(error)\n".utf8))
+        exit(1)
+    }
 case "-h", "--help", "help":
     print(benchUsage)
 default:

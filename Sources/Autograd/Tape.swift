@@ -190,8 +190,11 @@ public final class Tape {
             for i in stride(from: last, through: 0, by: -1) where needed[i] {
                 let node = nodes[i]
                 guard let g = grads[i], let backward = node.backward else {
-                    // No gradient reached this node (every consumer returned nil for it): its
-                    // parameters get no contribution from it, but their hooks must still fire.
+                    // No gradient reached this node (every consumer returned nil for it): free what
+                    // it saved; its parameters get no contribution from it, but their hooks must
+                    // still fire.
+                    node.saved = []
+                    node.backward = nil
                     for case .parameter(let p)? in node.inputs {
                         let key = ObjectIdentifier(p)
                         pending[key]! -= 1

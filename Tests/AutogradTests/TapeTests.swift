@@ -95,6 +95,21 @@ final class TapeTests: XCTestCase {
         XCTAssertEqual(calls, 2)
     }
 
+    func testHooksFireWhenNoGradientReachesAParameter() {
+        // A custom op that returns nil for its input: the node below it gets no gradient, yet
+        // p's hook fires (once) and its saved tensor is released.
+        let p = randomParameter([3], seed: 31), q = randomParameter([3], seed: 32)
+        var calls = 0
+        p.onGradientComplete { _ in calls += 1 }
+        let y = p.variable * q.variable
+        let cut = Tape.current.record("cut", inputs: [y], output: y.value, saved: []) { _, _ in [nil] }
+        (cut + q.variable).sum().backward()
+        XCTAssertEqual(calls, 1)
+        XCTAssertNil(p.grad)
+        XCTAssertEqual(q.grad!.scalars, [1, 1, 1])
+        XCTAssertEqual(Tape.current.savedBytes, 0)
+    }
+
     func testHookFiresForParameterUsedDirectlyAsOutput() {
         let p = randomParameter([3], seed: 13)
         var calls = 0

@@ -77,7 +77,7 @@ struct AttentionGeometry {
         forEachRowChunk(rows, width: seq / 2) { range in
             for r in range {
                 let i = r % n, row = p + r * n
-                softmaxInPlace(row, i + 1)
+                softmaxRow(row, row, i + 1)
                 (row + i + 1).update(repeating: 0, count: n - i - 1)
             }
         }

@@ -132,7 +132,7 @@ func crossEntropyRows(_ x: UnsafeMutablePointer<Float>, rows: Int, classes: Int,
             }
             let target = row[Int(t)]
             guard let scale = gradScale else {
-                losses[r] = logSumExp(row, classes) - target
+                losses[r] = logSumExpRow(row, classes) - target
                 continue
             }
             // One exp pass: e = exp(x − max) stored in place, then scaled by 1/Σe.
@@ -140,13 +140,13 @@ func crossEntropyRows(_ x: UnsafeMutablePointer<Float>, rows: Int, classes: Int,
             var acc = Vec()
             var i = 0
             while i + 16 <= classes {
-                let e = fastExp(load(row, i) - mv)
+                let e = vexp(load(row, i) - mv)
                 store(e, row, i)
                 acc += e
                 i += 16
             }
             var sum = acc.sum()
-            while i < classes { row[i] = fastExp(row[i] - m); sum += row[i]; i += 1 }
+            while i < classes { row[i] = vexp(Vec(repeating: row[i] - m))[0]; sum += row[i]; i += 1 }
             losses[r] = m + Foundation.log(sum) - target
             let f = scale / sum, fv = Vec(repeating: f)
             i = 0

@@ -19,12 +19,12 @@ public func swiglu(gate: Variable, up: Variable) -> Variable {
         var i = r.lowerBound
         while i + 16 <= r.upperBound {
             let x = load(gp, i)
-            store(x * fastSigmoid(x) * load(up_, i), op, i)
+            store(x * vsigmoid(x) * load(up_, i), op, i)
             i += 16
         }
         while i < r.upperBound {
             let x = gp[i]
-            op[i] = x * fastSigmoid(x) * up_[i]
+            op[i] = x * vsigmoid(Vec(repeating: x))[0] * up_[i]
             i += 1
         }
     }
@@ -40,14 +40,14 @@ public func swiglu(gate: Variable, up: Variable) -> Variable {
             var i = r.lowerBound
             while i + 16 <= r.upperBound {
                 let x = load(gp, i), gi = load(dp, i)
-                let s = fastSigmoid(x)
+                let s = vsigmoid(x)
                 if let dup { store(gi * x * s, dup, i) }
                 if let dgp, let upp { store(gi * load(upp, i) * s * (1 + x * (1 - s)), dgp, i) }
                 i += 16
             }
             while i < r.upperBound {
                 let x = gp[i], gi = dp[i]
-                let s = fastSigmoid(x)
+                let s = vsigmoid(Vec(repeating: x))[0]
                 if let dup { dup[i] = gi * x * s }
                 if let dgp, let upp { dgp[i] = gi * upp[i] * s * (1 + x * (1 - s)) }
                 i += 1

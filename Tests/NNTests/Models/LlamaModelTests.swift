@@ -60,14 +60,17 @@ final class LlamaModelTests: XCTestCase {
         XCTAssertGreaterThan(maxAbsDifference(before.sliced(axis: 1, 5..<6), after.sliced(axis: 1, 5..<6)), 0)
     }
 
-    /// Tolerance 2e-2 of the largest gradient per parameter, 6 elements per parameter.
+    /// Whole MoE model (routing, gates, balance loss, shared expert) against central differences on
+    /// 6 elements per parameter. h = 3e-3: smaller steps drown parameters with small gradients in fp32
+    /// rounding, larger ones flip expert choices. Measured worst 5e-3; tolerance 2e-2 of the largest
+    /// gradient per parameter.
     func testWholeModelGradientMatchesFiniteDifferences() {
         var rng = RNG(seed: 8)
         var config = tinyLlamaConfig(moe: MoEConfig(experts: 3, topK: 2, sharedExpert: true, balanceCoefficient: 0.1))
         config.initStd = 0.3 // larger weights so that every path carries a visible gradient
         let model = LlamaModel(config: config, rng: &rng)
         let tokens = randomTokenIDs(2 * 5, vocab: 50, seed: 9), targets = randomTokenIDs(2 * 5, vocab: 50, seed: 10)
-        let err = sampledGradientError(model.parameters, samples: 6, h: 1e-3) {
+        let err = sampledGradientError(model.parameters, samples: 6, h: 3e-3) {
             model.loss(tokens: tokens, targets: targets, batch: 2, seq: 5)
         }
         XCTAssertLessThan(err, 2e-2)

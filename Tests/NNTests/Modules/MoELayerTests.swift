@@ -6,14 +6,14 @@ import XCTest
 
 final class MoELayerTests: XCTestCase {
     /// Output and auxiliary loss together, through routing and gates into the router.
-    /// Router weights have std 1 so that ±1e-3 perturbations never change the chosen experts;
-    /// tolerance 1e-2 of the largest gradient.
+    /// Router weights have std 1 so that ±3e-3 perturbations never change the chosen experts
+    /// (measured error 9e-4); tolerance 1e-2 of the largest gradient.
     func testGradientThroughExpertsGatesAndRouter() {
         var rng = RNG(seed: 4)
         let moe = MixtureOfExperts(dim: 6, hidden: 5, experts: 4, topK: 2, sharedExpert: true, std: 0.5, rng: &rng)
         moe.router.weight.value = Tensor.randomNormal([4, 6], std: 1, rng: &rng)
         let x = randomParameter([7, 6], seed: 5), probe = Variable(randomTensor([7, 6], seed: 6))
-        let err = maxGradientError(moe.parameters + [x], h: 1e-3) {
+        let err = maxGradientError(moe.parameters + [x], h: 3e-3) {
             let (out, aux) = moe.forward(x.variable)
             return (out * probe).sum() + aux! * 0.5
         }
