@@ -29,7 +29,7 @@ final class PretrainSessionTests: XCTestCase {
         c.training.steps = steps
         c.training.batch = 4
         c.training.seq = 32
-        c.training.learningRate = 3e-3
+        c.training.learningRate = 1e-2
         c.training.warmup = 3
         c.training.evalEvery = 10
         c.training.evalBatches = 2
