@@ -13,7 +13,7 @@ struct RunFlags: ParsableArguments {
     @Option(help: "Validation text file; without it the last 5% of the training tokens are held out. Example: --valid-data ../shared/data/shakespeare-valid.txt")
     var validData: String?
 
-    @Option(help: "Tokenizer vocabulary (default: the model configuration's). Example: --vocab-size 8000")
+    @Option(help: "Vocabulary of the model and target of the tokenizer (default: the model configuration's). Example: --vocab-size 8000")
     var vocabSize: Int?
 
     @Option(help: "Optimizer steps (default 100; with --resume, the new total). Example: --steps 200")

@@ -58,11 +58,7 @@ public func checkpoint(_ inputs: [Variable], label: String = "checkpoint",
         for (obj, state) in before.values { obj.restoreRecomputeState(state) }
         defer { for (obj, state) in after.values { obj.restoreRecomputeState(state) } }
         // Inputs become temporary leaves of an inner tape; parameters accumulate as usual.
-        // (Making a Parameter recategorizes its storage; put each input back where it was counted,
-        // e.g. a real parameter's value passed as an input stays under `.parameter`.)
-        let categories = saved.map(\.storage.category)
-        let leaves = zip(saved, needs).map { Parameter($0, name: "checkpoint.input", requiresGrad: $1) }
-        for (leaf, c) in zip(leaves, categories) { leaf.value.storage.recategorize(c) }
+        let leaves = zip(saved, needs).map { Parameter(temporaryLeaf: $0, requiresGrad: $1) }
         let inner = Tape()
         inner.firesHooks = false
         let outer = Tape.current

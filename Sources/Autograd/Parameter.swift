@@ -34,6 +34,14 @@ public final class Parameter {
         self.requiresGrad = requiresGrad
     }
 
+    /// A temporary leaf that leaves its value's memory category alone (inputs of a recomputed
+    /// checkpoint segment stay counted where they were).
+    init(temporaryLeaf value: Tensor, requiresGrad: Bool) {
+        _value = value
+        name = "checkpoint.input"
+        self.requiresGrad = requiresGrad
+    }
+
     public var shape: [Int] { value.shape }
 
     /// This parameter as a tape leaf (a constant when `requiresGrad` is false or grad is disabled).

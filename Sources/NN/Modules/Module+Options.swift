@@ -44,11 +44,11 @@ extension Module {
 
 /// Whether `pattern` matches `path` or one of its dotted prefixes (`layers.0` for `layers.0.mlp.up.weight`).
 func pathOrAncestorMatches(_ pattern: String, _ path: String) -> Bool {
-    if pathMatches(pattern, path) { return true }
+    if globMatch(pattern, path) { return true }
     var prefix = Substring(path)
     while let dot = prefix.lastIndex(of: ".") {
         prefix = prefix[..<dot]
-        if pathMatches(pattern, String(prefix)) { return true }
+        if globMatch(pattern, String(prefix)) { return true }
     }
     return false
 }

@@ -80,18 +80,3 @@ open class Module {
 }
 
 func join(_ prefix: String, _ name: String) -> String { prefix.isEmpty ? name : "\(prefix).\(name)" }
-
-/// Glob match on dotted paths: `*` matches any run of characters (dots included), `?` one.
-/// `layers.*.mlp.*` matches `layers.0.mlp.gate` and `layers.3.mlp.experts.1.up`.
-public func pathMatches(_ pattern: String, _ path: String) -> Bool {
-    let p = Array(pattern.utf8), s = Array(path.utf8)
-    var (i, j, star, mark) = (0, 0, -1, 0)
-    while j < s.count {
-        if i < p.count && (p[i] == UInt8(ascii: "?") || p[i] == s[j]) { i += 1; j += 1 }
-        else if i < p.count && p[i] == UInt8(ascii: "*") { star = i; mark = j; i += 1 }
-        else if star >= 0 { i = star + 1; mark += 1; j = mark }
-        else { return false }
-    }
-    while i < p.count && p[i] == UInt8(ascii: "*") { i += 1 }
-    return i == p.count
-}

@@ -1,4 +1,5 @@
 import Autograd
+import Estimators
 import Tensor
 
 /// Per-parameter optimizer options.
@@ -16,7 +17,7 @@ public struct ParameterOptions: Equatable, Sendable {
 }
 
 /// Which options and which update rule each parameter gets, chosen by glob on its dotted path
-/// (`pathMatches`: `*` matches any characters, dots included).
+/// (`globMatch`: `*` matches any characters, dots included).
 ///
 /// ```swift
 /// var groups = ParameterGroups()
@@ -53,7 +54,7 @@ public struct ParameterGroups: Sendable {
 
     public func options(for path: String) -> ParameterOptions {
         var o = ParameterOptions()
-        for r in rules where pathMatches(r.pattern, path) {
+        for r in rules where globMatch(r.pattern, path) {
             if let s = r.learningRateScale { o.learningRateScale = s }
             if let w = r.weightDecay { o.weightDecay = w }
             if let f = r.frozen { o.frozen = f }
@@ -63,7 +64,7 @@ public struct ParameterGroups: Sendable {
 
     /// Whether a parameter of this path and shape gets the subspace (projected) update.
     public func usesSubspace(path: String, shape: [Int]) -> Bool {
-        shape.count == 2 && subspacePatterns.contains { pathMatches($0, path) }
+        shape.count == 2 && subspacePatterns.contains { globMatch($0, path) }
     }
 }
 

@@ -55,7 +55,9 @@ public final class PretrainSession {
         }
         try dataset.validate(seq: t.seq)
 
-        mc.vocabSize = tokenizer.vocabSize
+        // The model keeps the requested vocabulary even when a small corpus gives the tokenizer
+        // fewer tokens (the extra rows stay unused), so a preset keeps its size and cost.
+        mc.vocabSize = vocab
         guard t.seq <= mc.maxSequenceLength else {
             throw RunError("--seq \(t.seq) exceeds the model's maximum sequence length \(mc.maxSequenceLength)")
         }

@@ -9,8 +9,8 @@ public struct RunConfiguration: Codable, Equatable, Sendable {
     public var dataFile: String?
     /// Validation text; nil holds out the last 5% of the training tokens.
     public var validationFile: String?
-    /// Requested tokenizer vocabulary; nil uses the model configuration's. The model's vocabulary
-    /// becomes the tokenizer's actual size (a small corpus may not reach the request).
+    /// Vocabulary of the model and the tokenizer's target; nil uses the model configuration's.
+    /// A small corpus may give the tokenizer fewer tokens; the model keeps the requested size.
     public var vocabSize: Int?
     public var training = TrainingOptions()
     /// Per-layer estimator assignment text (see `EstimatorAssignment`).

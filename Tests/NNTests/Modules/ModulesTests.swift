@@ -21,7 +21,7 @@ final class ModulesTests: XCTestCase {
 
     func testAssignEstimatorsByPath() {
         let moe = makeMoE(shared: false)
-        let assigned = moe.assignEstimators { path, _ in pathMatches("experts.*", path) ? TaggedEstimator(path) : nil }
+        let assigned = moe.assignEstimators { path, _ in globMatch("experts.*", path) ? TaggedEstimator(path) : nil }
         XCTAssertEqual(assigned.count, 9)
         XCTAssertEqual(moe.experts[2].up.estimator.description, "tagged(experts.2.up)")
         XCTAssertTrue(moe.router.estimator is ExactEstimator)
