@@ -42,42 +42,6 @@ func sampledGradientError(_ params: [Parameter], samples: Int, h: Float = 1e-2, 
     return worst
 }
 
-/// Plain Adam (β = 0.9, 0.999, ε = 1e-8, no weight decay) for the overfit tests, independent of
-/// the optimizer module.
-final class ReferenceAdam {
-    let params: [Parameter]
-    let lr: Float
-    var m: [Tensor], v: [Tensor]
-    var step = 0
-
-    init(_ params: [Parameter], lr: Float) {
-        self.params = params
-        self.lr = lr
-        m = params.map { Tensor.zeros($0.shape) }
-        v = params.map { Tensor.zeros($0.shape) }
-    }
-
-    func update() {
-        step += 1
-        let c1 = 1 - Foundation.pow(Float(0.9), Float(step)), c2 = 1 - Foundation.pow(Float(0.999), Float(step))
-        for (k, p) in params.enumerated() {
-            guard let g = p.grad else { continue }
-            let gp = g.pointer
-            m[k].withUnsafeMutableBufferPointer { mp in
-                v[k].withUnsafeMutableBufferPointer { vp in
-                    p.value.withUnsafeMutableBufferPointer { wp in
-                        for i in 0..<wp.count {
-                            mp[i] = 0.9 * mp[i] + 0.1 * gp[i]
-                            vp[i] = 0.999 * vp[i] + 0.001 * gp[i] * gp[i]
-                            wp[i] -= lr * (mp[i] / c1) / ((vp[i] / c2).squareRoot() + 1e-8)
-                        }
-                    }
-                }
-            }
-            p.zeroGrad()
-        }
-    }
-}
 
 /// Largest absolute elementwise difference of two same-shaped tensors.
 func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
