@@ -2,6 +2,7 @@ import Autograd
 import COpenBLAS
 import Estimators
 import Foundation
+import NN
 import Tensor
 
 /// `sketchgrad-bench estimators [--rows N] [--iterations I] [--refresh T]`
@@ -145,10 +146,4 @@ private func refreshes(_ e: LinearEstimator) -> Bool {
 
 private func milliseconds(_ d: Duration) -> Double {
     Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15
-}
-
-private func median(_ values: [Double]) -> Double {
-    guard !values.isEmpty else { return .nan }
-    let s = values.sorted()
-    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
