@@ -3,9 +3,9 @@ import Tensor
 /// Sampling and orthonormalisation on the Stiefel manifold `St(n, k)` (n×k matrices with
 /// orthonormal columns). ALGORITHMS.md §6.
 ///
-/// Both functions go through Householder QR (`sgeqrf`/`sorgqr`), which has no numerical failure
+/// `orthonormalize` goes through Householder QR (`sgeqrf`/`sorgqr`), which has no numerical failure
 /// mode: LAPACK reports errors only for illegal arguments, i.e. programming errors, which stop
-/// with a message naming the shape. That is why these two do not throw (unlike the SVD-based
+/// with a message naming the shape. That is why these do not throw (unlike the SVD-based
 /// primitives). Non-finite input is rejected the same way rather than turned into a garbage basis.
 public enum Stiefel {
     /// A Haar-distributed (uniform) point of `St(n, k)`: `Z` standard Gaussian (n, k), thin QR
@@ -18,7 +18,9 @@ public enum Stiefel {
     public static func haar(rows n: Int, cols k: Int, rng: inout RNG) -> Tensor {
         precondition(n >= k && k >= 0, "Stiefel.haar: needs rows ≥ cols ≥ 0, got rows \(n), cols \(k)")
         if k == 0 { return Tensor.zeros([n, 0]) }
-        return orthonormalize(Tensor.randomNormal([n, k], rng: &rng))
+        // A Gaussian draw is well conditioned unless k is close to n, so CholeskyQR (the same
+        // sign-fixed Q, several times cheaper than Householder) applies; it falls back otherwise.
+        return orthonormalizeWellConditioned(Tensor.randomNormal([n, k], rng: &rng))
     }
 
     /// The Q factor of the sign-fixed thin QR of `a` (so `diag(R) ≥ 0`): an orthonormal basis of the
