@@ -6,12 +6,13 @@ struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train the same model, data and seed once per configuration and compare them.",
         discussion: """
-        Each --runs entry is an estimator spec applied to every transformer layer (or a full
-        'pattern=spec; ...' assignment), optionally followed by @OPTIMIZER to pin its optimizer;
-        entries without @ run once per --optimizers entry. Example (the GradLite ablations):
-          llama-pretrain compare --runs exact 'gradlite(rank:64,feedback:on)' 'gradlite(rank:64)' \\
-            'gradlite(rank:64,adaptive:off)' 'haar(rank:64)' 'exact@galore(rank:64)' --steps 200
-        Prints a table and writes compare.json and validation.svg (all validation curves) into --out.
+        Each --runs entry is an estimator spec applied to every transformer layer (or a full 'pattern=spec; ...' assignment), optionally followed by @OPTIMIZER to pin its optimizer; entries without @ run once per --optimizers entry. Prints a table and writes compare.json and validation.svg (all validation curves) into --out.
+
+        Example (the GradLite ablations):
+          llama-pretrain compare --steps 200 --runs exact
+            'gradlite(rank:64,feedback:on)' 'gradlite(rank:64)'
+            'gradlite(rank:64,adaptive:off)' 'haar(rank:64)'
+            'exact@galore(rank:64)'
         """)
 
     @OptionGroup var flags: RunFlags
