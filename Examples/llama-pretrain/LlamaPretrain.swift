@@ -57,7 +57,8 @@ struct LlamaPretrain: ParsableCommand {
                 var rng = RNG(seed: session.configuration.training.seed, stream: 0x5A3D1E)
                 let ids = session.model.generate(prompt: session.tokenizer.encode(prompt), count: sample,
                                                  maxContext: session.configuration.training.seq,
-                                                 temperature: temperature, rng: &rng)
+                                                 temperature: temperature,
+                                                 vocabularyLimit: session.tokenizer.vocabSize, rng: &rng)
                 print("sample: \(prompt)\(session.tokenizer.decode(ids))")
             }
         } catch {

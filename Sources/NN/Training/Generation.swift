@@ -6,8 +6,10 @@ extension LlamaModel {
     /// Continues `prompt` by `count` tokens, sampling from softmax(logits / temperature) (greedy
     /// when `temperature` is 0). The context is the last `maxContext` tokens; no KV cache, so each
     /// new token re-runs the model on the context, which is fine for the short samples it is for.
+    /// Only ids below `vocabularyLimit` are drawn (a tokenizer may use fewer ids than the model has).
     public func generate(prompt: [Int32], count: Int, maxContext: Int, temperature: Float = 0.8,
-                         rng: inout RNG) -> [Int32] {
+                         vocabularyLimit: Int? = nil, rng: inout RNG) -> [Int32] {
+        let limit = min(vocabularyLimit ?? config.vocabSize, config.vocabSize)
         var tokens = prompt.isEmpty ? [0] : prompt
         let wasTraining = isTraining
         eval()
@@ -18,7 +20,8 @@ extension LlamaModel {
                 let logits = self.logits(tokens: context, batch: 1, seq: context.count).value
                 let v = logits.shape.last!
                 let last = logits.reshaped([-1, v]).sliced(axis: 0, (context.count - 1)..<context.count)
-                tokens.append(Int32(sample(last.reshaped([v]), temperature: temperature, rng: &rng)))
+                    .sliced(axis: 1, 0..<limit)
+                tokens.append(Int32(sample(last.reshaped([limit]), temperature: temperature, rng: &rng)))
             }
         }
         return Array(tokens.suffix(count))
