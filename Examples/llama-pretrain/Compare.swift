@@ -23,9 +23,6 @@ struct Compare: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Optimizers for runs without @OPTIMIZER (default: --optimizer). Example: --optimizers adamw 'galore(rank:64)'")
     var optimizers: [String] = []
 
-    @Option(help: "Output folder; each run gets a subfolder. Example: --out runs/compare")
-    var out = "runs/compare"
-
     struct Entry: Codable {
         var name: String
         var estimators: String
@@ -36,7 +33,7 @@ struct Compare: ParsableCommand {
     func run() throws {
         do {
             Interrupt.install()
-            let outURL = URL(fileURLWithPath: out)
+            let outURL = URL(fileURLWithPath: flags.out ?? "runs/compare")
             var plans: [(name: String, estimators: String, optimizer: String)] = []
             for r in runs {
                 let parts = r.split(separator: "@", maxSplits: 1).map(String.init)

@@ -20,9 +20,6 @@ struct LlamaPretrain: ParsableCommand {
 
     @OptionGroup var flags: RunFlags
 
-    @Option(help: "Output folder (default runs/default, or the --resume folder). Example: --out runs/exact")
-    var out: String?
-
     @Option(help: "Continue the run saved in this --out folder; reproduces the uninterrupted run exactly (same thread count). Other model/data flags are taken from the saved run. Example: --resume runs/exact --steps 400")
     var resume: String?
 
@@ -43,11 +40,11 @@ struct LlamaPretrain: ParsableCommand {
             if let resume {
                 let dir = URL(fileURLWithPath: resume)
                 session = try PretrainSession.resume(from: dir, steps: flags.steps)
-                outURL = out.map { URL(fileURLWithPath: $0) } ?? dir
+                outURL = flags.out.map { URL(fileURLWithPath: $0) } ?? dir
                 print("resuming \(dir.path) at step \(session.trainer.step) of \(session.configuration.training.steps)")
             } else {
                 session = try PretrainSession(flags.configuration())
-                outURL = URL(fileURLWithPath: out ?? "runs/default")
+                outURL = URL(fileURLWithPath: flags.out ?? "runs/default")
             }
             printHeader(session)
             let summary = try session.run(outDirectory: outURL, reporter: ProgressReporter(),

@@ -67,6 +67,9 @@ struct RunFlags: ParsableArguments {
     @Option(help: "Kernel and BLAS threads. Example: --threads 2")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: "Output folder (default runs/default; compare: runs/compare with one subfolder per run; with --resume: the resumed folder). Example: --out runs/exact")
+    var out: String?
+
     /// The run these flags describe, with `estimators` and `optimizer` overridable (compare mode).
     func configuration(estimators: String? = nil, optimizer: String? = nil) -> RunConfiguration {
         var c = RunConfiguration()

@@ -7,19 +7,20 @@ public struct ToolResult {
     public let stderr: String
 }
 
-/// Runs the executable `name` built beside the test bundle (same build folder) with `arguments`.
+/// The executable `name` built beside the test bundle (same build folder).
+public func toolURL(_ name: String) throws -> URL {
+    // On Linux the XCTest runner's bundle URL may be the build folder itself.
+    for dir in [Bundle.main.bundleURL.deletingLastPathComponent(), Bundle.main.bundleURL] {
+        let url = dir.appendingPathComponent(name)
+        if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+    }
+    throw NSError(domain: "toolURL", code: 1, userInfo: [NSLocalizedDescriptionKey: "executable \(name) not found beside \(Bundle.main.bundleURL.path)"])
+}
+
+/// Runs the executable `name` built beside the test bundle with `arguments`.
 public func runTool(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> ToolResult {
-    let bundleDir = Bundle.main.bundleURL.deletingLastPathComponent()
-    var url = bundleDir.appendingPathComponent(name)
-    if !FileManager.default.isExecutableFile(atPath: url.path) {
-        // On Linux the XCTest runner's bundle URL is the build folder itself.
-        url = Bundle.main.bundleURL.appendingPathComponent(name)
-    }
-    guard FileManager.default.isExecutableFile(atPath: url.path) else {
-        throw NSError(domain: "runTool", code: 1, userInfo: [NSLocalizedDescriptionKey: "executable \(name) not found beside \(Bundle.main.bundleURL.path)"])
-    }
     let p = Process()
-    p.executableURL = url
+    p.executableURL = try toolURL(name)
     p.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     env.merge(environment) { $1 }
