@@ -8,11 +8,12 @@ import Tensor
 ///
 /// Flags: `--config llama-20m`, `--batch 8`, `--seq 256`, `--steps 10` (timed), `--warmup 2`,
 /// `--threads 2`, `--estimators 'default=exact'`, `--optimizer adamw`, `--checkpoint-blocks`,
-/// `--moe experts:4,topk:2`, `--pytorch PYTHON` (also runs scripts/pytorch_baseline.py with that
+/// `--moe experts:4,topk:2`, `--loss-chunk ROWS` (tokens per chunk of the fused head + loss),
+/// `--pytorch PYTHON` (also runs scripts/pytorch_baseline.py with that
 /// interpreter, one after the other in the same invocation, and reports both).
 func runTrainBench(_ args: [String]) throws -> [String: Any] {
     let flags = try BenchFlags(args, known: ["config", "batch", "seq", "steps", "warmup", "threads", "estimators",
-                                             "optimizer", "moe", "pytorch", "checkpoint-blocks", "lr"])
+                                             "optimizer", "moe", "pytorch", "checkpoint-blocks", "lr", "loss-chunk"])
     let threads = try flags.int("threads", 2)
     let batch = try flags.int("batch", 8), seq = try flags.int("seq", 256)
     let steps = try flags.int("steps", 10), warmup = try flags.int("warmup", 2)
@@ -32,6 +33,7 @@ func runTrainBench(_ args: [String]) throws -> [String: Any] {
     var modelRNG = RNG(seed: 0)
     let model = LlamaModel(config: config, rng: &modelRNG)
     model.checkpointBlocks = flags.has("checkpoint-blocks")
+    if flags.has("loss-chunk") { model.lossChunkSize = try flags.int("loss-chunk", 512) }
     model.assignEstimators { path, layer in
         path == "head" ? nil : assignment.estimator(forPath: path, weightShape: layer.weight.shape, seed: 0)
     }

@@ -47,12 +47,14 @@ public enum Memory {
     nonisolated(unsafe) private static var peakBytes = [Int](repeating: 0, count: MemoryCategory.allCases.count)
     nonisolated(unsafe) private static var liveTotal = 0
     nonisolated(unsafe) private static var peakTotal = 0
-    nonisolated(unsafe) private static var freeBlocks: [Int: [UnsafeMutableRawPointer]] = [:]
+    /// Free blocks by size, each stamped with the generation in which it was freed.
+    nonisolated(unsafe) private static var freeBlocks: [Int: [(block: UnsafeMutableRawPointer, generation: Int)]] = [:]
+    nonisolated(unsafe) private static var generation = 0
     nonisolated(unsafe) private static var cachedBytes = 0
     nonisolated(unsafe) private static var categoryStack: [MemoryCategory] = []
 
     /// Upper bound on cached free blocks; beyond it freed blocks go back to the system.
-    nonisolated(unsafe) public static var cacheLimit = 4 << 30
+    nonisolated(unsafe) public static var cacheLimit = 2 << 30
 
     /// The category new tensors are counted under.
     public static var currentCategory: MemoryCategory {
@@ -99,14 +101,33 @@ public enum Memory {
     /// Frees every cached block.
     public static func releaseCache() {
         lock.lock(); defer { lock.unlock() }
-        for (_, blocks) in freeBlocks { for b in blocks { free(b) } }
+        for (_, blocks) in freeBlocks { for b in blocks { free(b.block) } }
         freeBlocks.removeAll()
         cachedBytes = 0
     }
 
+    /// Marks a step boundary: cached blocks freed before the previous boundary and not reused
+    /// since go back to the system. A training step reuses last step's blocks, so this keeps the
+    /// cache at one step's working set even when tensor sizes vary (MoE expert batches).
+    public static func endStep() {
+        lock.lock(); defer { lock.unlock() }
+        for (size, blocks) in freeBlocks {
+            let keep = blocks.filter { $0.generation >= generation }
+            for b in blocks where b.generation < generation { free(b.block) }
+            cachedBytes -= (blocks.count - keep.count) * size
+            freeBlocks[size] = keep.isEmpty ? nil : keep
+        }
+        generation += 1
+    }
+
+    /// The cached block size serving a request. Above 64 KiB there are 8 size classes per power
+    /// of two (at most 12.5% rounding), so tensors whose sizes change a little from step to step
+    /// (MoE expert batches) reuse the same blocks instead of filling the cache with near-copies.
     @inline(__always) static func blockSize(_ bytes: Int) -> Int {
         let b = max(bytes, 64)
-        return b <= 1 << 16 ? (b + 63) & ~63 : (b + 4095) & ~4095
+        if b <= 1 << 16 { return (b + 63) & ~63 }
+        let unit = 1 << (Int.bitWidth - 1 - b.leadingZeroBitCount - 3)
+        return (b + unit - 1) & ~(unit - 1)
     }
 
     static func allocate(bytes: Int, category: MemoryCategory) -> UnsafeMutableRawPointer {
@@ -117,7 +138,7 @@ public enum Memory {
             freeBlocks[size] = list
             cachedBytes -= size
             lock.unlock()
-            return p
+            return p.block
         }
         lock.unlock()
         var p: UnsafeMutableRawPointer?
@@ -132,7 +153,7 @@ public enum Memory {
         lock.lock()
         account(-bytes, category)
         if cachedBytes + size <= cacheLimit {
-            freeBlocks[size, default: []].append(p)
+            freeBlocks[size, default: []].append((p, generation))
             cachedBytes += size
             lock.unlock()
         } else {

@@ -122,4 +122,30 @@ final class MemoryTests: XCTestCase {
         XCTAssertEqual(Int(bitPattern: u.storage.base) % 64, 0, "64-byte aligned")
         withExtendedLifetime(u) {}
     }
+
+    /// Sizes within one size class (≤ 12.5% apart above 64 KiB) share cached blocks, so a tensor
+    /// whose size changes slightly every step does not grow the cache.
+    func testNearbySizesShareACachedBlock() {
+        var t: Tensor? = Tensor.zeros([100_000])
+        let addr = t!.storage.base
+        t = nil
+        let u = Tensor.zeros([99_000])
+        XCTAssertEqual(u.storage.base, addr)
+        XCTAssertGreaterThanOrEqual(Memory.stats.live(.activation), 99_000 * 4, "accounting stays in requested bytes")
+        withExtendedLifetime(u) {}
+    }
+
+    /// `endStep` returns cached blocks that went unused for a whole step and keeps the others.
+    func testEndStepTrimsBlocksUnusedForAStep() {
+        Memory.endStep()
+        var a: Tensor? = Tensor.zeros([1 << 18])  // freed now, reused in the next step
+        var b: Tensor? = Tensor.zeros([3 << 18])  // freed now, never reused
+        a = nil; b = nil
+        let cachedAfterFree = Memory.stats.cached
+        Memory.endStep()
+        let reused = Tensor.zeros([1 << 18])
+        Memory.endStep()
+        XCTAssertLessThanOrEqual(Memory.stats.cached, cachedAfterFree - (3 << 18) * 4)
+        withExtendedLifetime((a, b, reused)) {}
+    }
 }

@@ -39,6 +39,7 @@ public final class Trainer {
         let lr = schedule.learningRate(atStep: step)
         optimizer.learningRate = lr
         model.train()
+        Memory.endStep()
         Memory.resetPeak()
         var lossSum: Float = 0
         var forward = 0.0, backward = 0.0, savedPeak = 0
