@@ -133,14 +133,14 @@ extension Tensor {
 @inline(__always) func sinCos2Pi(_ u: Vec) -> (sin: Vec, cos: Vec) {
     let x = (u - 0.5) * Float.pi
     let x2 = x * x
-    var s = Vec(repeating: 1.0 / 6_227_020_800)
+    var s = Vec(repeating: 1.605_904_4e-10) // 1/13!
     s = s * x2 - 1.0 / 39_916_800
     s = s * x2 + 1.0 / 362_880
     s = s * x2 - 1.0 / 5040
     s = s * x2 + 1.0 / 120
     s = s * x2 - 1.0 / 6
     s = (s * x2 + 1) * x
-    var c = Vec(repeating: -1.0 / 87_178_291_200)
+    var c = Vec(repeating: -1.147_074_6e-11) // −1/14!
     c = c * x2 + 1.0 / 479_001_600
     c = c * x2 - 1.0 / 3_628_800
     c = c * x2 + 1.0 / 40320
