@@ -17,9 +17,12 @@ public struct LossPlot {
 
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
 
-    public func svg(width: Double = 760, height: Double = 440) -> String {
-        let left = 70.0, right = 190.0, top = 40.0, bottom = 55.0
-        let plotW = width - left - right, plotH = height - top - bottom
+    public func svg(width plotWidth: Double = 570, height: Double = 440) -> String {
+        // The legend sits right of the plot, as wide as its longest name (~7 px per character).
+        let longest = Double(series.map(\.name.count).max() ?? 0)
+        let left = 70.0, right = Swift.max(120, 50 + 7 * longest), top = 40.0, bottom = 55.0
+        let width = left + plotWidth + right
+        let plotW = plotWidth, plotH = height - top - bottom
         let all = series.flatMap(\.points).filter { $0.y.isFinite }
         let xMin = all.map(\.x).min() ?? 0, xMax = Swift.max(all.map(\.x).max() ?? 1, xMin + 1)
         var yMin = all.map(\.y).min() ?? 0, yMax = all.map(\.y).max() ?? 1
