@@ -86,12 +86,15 @@ public final class Trainer {
         defer { model.train() }
         let batches = data.evaluationBatches(size: options.batch, seq: options.seq, split: .validation, maxBatches: options.evalBatches)
         guard !batches.isEmpty else { return .nan }
-        var total: Float = 0
+        // Weighted by rows: the last batch may be partial.
+        var total: Float = 0, rows = 0
         withNoGrad {
             for b in batches {
-                total += model.loss(tokens: b.inputs, targets: b.targets, batch: b.inputs.count / options.seq, seq: options.seq).value.item
+                let n = b.inputs.count / options.seq
+                total += Float(n) * model.loss(tokens: b.inputs, targets: b.targets, batch: n, seq: options.seq).value.item
+                rows += n
             }
         }
-        return total / Float(batches.count)
+        return total / Float(rows)
     }
 }
