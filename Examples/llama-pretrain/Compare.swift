@@ -43,7 +43,7 @@ struct Compare: ParsableCommand {
                 }
             }
             // Parse every configuration before training any, so a typo fails at once.
-            for p in plans { _ = try PretrainSession.validateSpecs(estimators: p.estimators, optimizer: p.optimizer) }
+            for p in plans { _ = try PretrainSession.validateSpecs(estimators: p.estimators, activations: flags.activations, optimizer: p.optimizer) }
             var entries: [Entry] = []
             for (i, p) in plans.enumerated() {
                 print("== run \(i + 1)/\(plans.count): \(p.name)")

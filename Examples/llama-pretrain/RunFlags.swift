@@ -49,6 +49,9 @@ struct RunFlags: ParsableArguments {
     @Option(help: "Estimator per layer: 'pattern=spec' rules separated by ';' with a default. Specs: exact, lowrank(rank:K), gaussian(rank:K), haar(rank:K), optimal(rank:K), gradlite(rank:K,explore:P,refresh:T,feedback:on|off,adaptive:on|off). Example: --estimators 'default=exact; layers.*.mlp.*=gradlite(rank:64)'")
     var estimators = "default=exact"
 
+    @Option(help: "Codec of the tensors each module saves for the backward: 'pattern=codec' rules separated by ';' with a default; codecs fp32 (exact), bf16 (half the bytes), int8 (per-row scale, stochastic rounding; a quarter). A pattern covers the modules inside the one it names. Example: --activations 'default=int8; layers.*.attention=bf16'")
+    var activations = "default=fp32"
+
     @Option(help: "Optimizer: adamw, sgd(momentum:0.9), galore(rank:128,gap:200,scale:0.25), grasswalk(rank:128,gap:200,scale:0.25,step:0.5), grassjump(rank:128,gap:200,scale:0.25), lomo, adalomo. Example: --optimizer 'galore(rank:64)'")
     var optimizer = "adamw"
 
@@ -90,6 +93,7 @@ struct RunFlags: ParsableArguments {
         c.training.evalEvery = evalEvery
         c.training.evalBatches = evalBatches
         c.estimators = estimators ?? self.estimators
+        c.activations = activations
         c.optimizer = optimizer ?? self.optimizer
         c.moe = moe
         c.checkpointBlocks = checkpointBlocks

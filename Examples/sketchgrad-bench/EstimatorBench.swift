@@ -136,12 +136,8 @@ private func benchmarkLayer(rows: Int, n: Int, m: Int, iterations: Int, refresh:
 
 /// Whether the estimator's next forward refreshes a subspace (timed separately).
 private func refreshes(_ e: LinearEstimator) -> Bool {
-    switch e {
-    case let e as LowRankEstimator: return e.refreshes(atStep: e.clock.step)
-    case let e as GradLiteEstimator: return e.refreshes(atStep: e.clock.step)
-    case let e as OptimalProjectionEstimator: return e.refreshes(atStep: e.clock.step)
-    default: return false
-    }
+    guard let s = (e as? any SketchingEstimator)?.sketch else { return false }
+    return s.refreshes(atStep: s.clock.step)
 }
 
 private func milliseconds(_ d: Duration) -> Double {

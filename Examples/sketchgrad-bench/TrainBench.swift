@@ -7,13 +7,13 @@ import Tensor
 /// `sketchgrad-bench train`: training throughput and memory of a LLaMA on random tokens.
 ///
 /// Flags: `--config llama-20m`, `--batch 8`, `--seq 256`, `--steps 10` (timed), `--warmup 2`,
-/// `--threads 2`, `--estimators 'default=exact'`, `--optimizer adamw`, `--checkpoint-blocks`,
+/// `--threads 2`, `--estimators 'default=exact'`, `--activations 'default=fp32'`, `--optimizer adamw`, `--checkpoint-blocks`,
 /// `--moe experts:4,topk:2`, `--loss-chunk ROWS` (tokens per chunk of the fused head + loss),
 /// `--pytorch PYTHON` (also runs scripts/pytorch_baseline.py with that
 /// interpreter, one after the other in the same invocation, and reports both).
 func runTrainBench(_ args: [String]) throws -> [String: Any] {
     let flags = try BenchFlags(args, known: ["config", "batch", "seq", "steps", "warmup", "threads", "estimators",
-                                             "optimizer", "moe", "pytorch", "checkpoint-blocks", "lr", "loss-chunk"])
+                                             "activations", "optimizer", "moe", "pytorch", "checkpoint-blocks", "lr", "loss-chunk"])
     let threads = try flags.int("threads", 2)
     let batch = try flags.int("batch", 8), seq = try flags.int("seq", 256)
     let steps = try flags.int("steps", 10), warmup = try flags.int("warmup", 2)
@@ -22,6 +22,7 @@ func runTrainBench(_ args: [String]) throws -> [String: Any] {
     var config = try LlamaConfig.preset(flags.string("config", "llama-20m"))
     if let moe = flags.optional("moe") { config.moe = try parseMoESpec(moe) }
     let assignment = try EstimatorAssignment(parsing: flags.string("estimators", "default=exact"))
+    let codecs = try ActivationCodecAssignment(parsing: flags.string("activations", "default=fp32"))
     let optimizerSpec = try OptimizerSpec(parsing: flags.string("optimizer", "adamw"))
 
     var options = TrainingOptions()
@@ -34,9 +35,8 @@ func runTrainBench(_ args: [String]) throws -> [String: Any] {
     let model = LlamaModel(config: config, rng: &modelRNG)
     model.checkpointBlocks = flags.has("checkpoint-blocks")
     if flags.has("loss-chunk") { model.lossChunkSize = try flags.int("loss-chunk", 512) }
-    model.assignEstimators { path, layer in
-        path == "head" ? nil : assignment.estimator(forPath: path, weightShape: layer.weight.shape, seed: 0)
-    }
+    model.assignEstimators(assignment, seed: 0, skip: { $0 == "head" })
+    try model.assignActivationCodecs(codecs)
     let optimizer = optimizerSpec.make(parameters: model.namedParameters(), learningRate: options.learningRate,
                                        weightDecay: 0, seed: 0)
     let trainer = Trainer(model: model, optimizer: optimizer, data: data, options: options)
@@ -51,7 +51,7 @@ func runTrainBench(_ args: [String]) throws -> [String: Any] {
     var result: [String: Any] = [
         "config": flags.string("config", "llama-20m"), "parameters": model.parameterCount,
         "batch": batch, "seq": seq, "threads": threads, "timed_steps": steps, "warmup_steps": warmup,
-        "estimators": assignment.description, "optimizer": optimizer.description,
+        "estimators": assignment.description, "activations": codecs.description, "optimizer": optimizer.description,
         "checkpoint_blocks": model.checkpointBlocks,
         "tokens_per_s": median(timed.map(\.tokensPerSecond)),
         "ms_per_step": median(timed.map { $0.msForward + $0.msBackward + $0.msOptimizer }),

@@ -8,7 +8,7 @@ let benchUsage = """
       kernels      sgemm, elementwise and softmax throughput of the Tensor kernels  [--reps N]
       estimators   backward estimators of a linear layer vs exact  [--rows N] [--iterations I] [--refresh T]
       train        LLaMA training throughput and memory  [--config llama-20m] [--batch 8] [--seq 256] [--steps 10]
-                   [--warmup 2] [--threads 2] [--estimators SPEC] [--optimizer SPEC] [--moe SPEC]
+                   [--warmup 2] [--threads 2] [--estimators SPEC] [--activations SPEC] [--optimizer SPEC] [--moe SPEC]
                    [--checkpoint-blocks] [--pytorch PYTHON]
     """
 

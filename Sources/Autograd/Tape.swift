@@ -15,12 +15,12 @@ public final class Tape {
         let op: String
         let label: String
         let inputs: [Variable.Origin?]
-        var saved: [Tensor]
+        var saved: [KeptTensor]
         var backward: ((Tensor, [Tensor]) -> [Tensor?])?
         let savedBytes: Int
         let outputShape: [Int]
 
-        init(op: String, label: String, inputs: [Variable.Origin?], saved: [Tensor],
+        init(op: String, label: String, inputs: [Variable.Origin?], saved: [KeptTensor],
              outputShape: [Int], backward: @escaping (Tensor, [Tensor]) -> [Tensor?]) {
             self.op = op; self.label = label; self.inputs = inputs; self.saved = saved
             self.outputShape = outputShape; self.backward = backward
@@ -28,10 +28,17 @@ public final class Tape {
         }
     }
 
+    /// A module scope: the label of the nodes recorded in it and the codec of their compressible tensors.
+    private struct Scope {
+        var label: String
+        var codec: TensorCodec
+    }
+
     var nodes: [Node] = []
     var generation = 0
     private var noGradDepth = 0
-    private var labels: [String] = []
+    private var scopes: [Scope] = []
+    private var encodings = EncodingCache()
     private var useObservers: [(Parameter) -> Void] = []
     /// When false, gradient-complete hooks do not fire (inner passes of checkpointed segments).
     var firesHooks = true
@@ -54,16 +61,33 @@ public final class Tape {
         return try body()
     }
 
+    /// The key of the stochastic rounding of saved tensors (see `CodecNoiseKey`); set by the
+    /// training loop before each micro-batch's forward.
+    nonisolated(unsafe) public static var codecNoise = CodecNoiseKey()
+
     /// Runs `body` with `component` appended to the label of every node it records
-    /// (module paths: `layers.0` → `layers.0.mlp`).
+    /// (module paths: `layers.0` → `layers.0.mlp`); the codec stays the enclosing scope's.
     @discardableResult
     public func withLabel<T>(_ component: String, _ body: () throws -> T) rethrows -> T {
-        labels.append(labels.last.map { $0.isEmpty ? component : "\($0).\(component)" } ?? component)
-        defer { labels.removeLast() }
+        let label = currentLabel.isEmpty ? component : "\(currentLabel).\(component)"
+        scopes.append(Scope(label: label, codec: currentCodec))
+        defer { scopes.removeLast() }
         return try body()
     }
 
-    public var currentLabel: String { labels.last ?? "" }
+    /// Runs `body` as the forward of the module at `path` (absolute; empty keeps the current
+    /// label), whose ops keep their compressible saved tensors in `codec`.
+    @discardableResult
+    public func withModuleScope<T>(path: String, codec: TensorCodec, _ body: () throws -> T) rethrows -> T {
+        scopes.append(Scope(label: path.isEmpty ? currentLabel : path, codec: codec))
+        defer { scopes.removeLast() }
+        return try body()
+    }
+
+    public var currentLabel: String { scopes.last?.label ?? "" }
+
+    /// The codec compressible saved tensors get now (fp32 outside any module scope).
+    public var currentCodec: TensorCodec { scopes.last?.codec ?? .fp32 }
 
     /// Calls `observer` for every parameter read inside `body` (used by checkpointed segments,
     /// whose forward runs without recording but must still list the parameters it uses).
@@ -110,15 +134,36 @@ public final class Tape {
     /// }
     /// ```
     /// If no input needs a gradient (or recording is off) nothing is recorded and the output is a constant.
+    /// `saved` is kept exactly; use `record(_:inputs:output:saving:backward:)` for tensors a codec may compress.
     public func record(_ op: String, inputs: [Variable], output: Tensor, saved: [Tensor],
+                       backward: @escaping (_ gradOutput: Tensor, _ saved: [Tensor]) -> [Tensor?]) -> Variable {
+        record(op, inputs: inputs, output: output, saving: saved.map { .exact($0) }, backward: backward)
+    }
+
+    /// `record` with each saved tensor marked exact or compressible: compressible ones are kept
+    /// in the current scope's codec (`currentCodec`) and decoded for the backward, which receives
+    /// one fp32 tensor per entry of `saving`, in order. The tape counts the encoded bytes.
+    public func record(_ op: String, inputs: [Variable], output: Tensor, saving: [SavedTensor],
                        backward: @escaping (_ gradOutput: Tensor, _ saved: [Tensor]) -> [Tensor?]) -> Variable {
         let needs = needsGrad(inputs)
         guard needs.contains(true) else { return Variable(output) }
+        let kept = saving.enumerated().map { slot, s in keep(s, op: op, slot: slot) }
         let node = Node(op: op, label: currentLabel,
                         inputs: zip(inputs, needs).map { $1 ? $0.origin : nil },
-                        saved: saved, outputShape: output.shape, backward: backward)
+                        saved: kept, outputShape: output.shape, backward: backward)
         nodes.append(node)
         return Variable(output, origin: .node(index: nodes.count - 1, tape: ObjectIdentifier(self), generation: generation))
+    }
+
+    private func keep(_ s: SavedTensor, op: String, slot: Int) -> KeptTensor {
+        let codec = currentCodec
+        guard case .compressible(let t) = s, codec != .fp32, t.count > 0 else {
+            switch s { case .exact(let t), .compressible(let t): return .plain(t) }
+        }
+        if let e = encodings.lookup(t, codec) { return .encoded(e) }
+        let e = t.encoded(codec, noise: Tape.codecNoise.rng(path: currentLabel, op: op, slot: slot), category: .activation)
+        encodings.insert(t, e)
+        return .encoded(e)
     }
 
     // MARK: saved memory
@@ -138,13 +183,14 @@ public final class Tape {
     public var savedBytes: Int {
         var seen = Set<ObjectIdentifier>()
         var total = 0
-        for n in nodes { for t in n.saved where seen.insert(ObjectIdentifier(t.storage)).inserted { total += t.bytes } }
+        for n in nodes { for t in n.saved where seen.insert(t.storageID).inserted { total += t.bytes } }
         return total
     }
 
     /// Drops every node (and its saved tensors) without backpropagating.
     public func reset() {
         nodes.removeAll()
+        encodings.removeAll()
         generation += 1
     }
 
@@ -203,7 +249,7 @@ public final class Tape {
                     continue
                 }
                 grads[i] = nil
-                let inputGrads = backward(g, node.saved)
+                let inputGrads = backward(g, node.saved.map(\.tensor))
                 node.saved = []
                 node.backward = nil
                 precondition(inputGrads.count == node.inputs.count,

@@ -27,7 +27,8 @@ public struct EstimatorSaved {
 /// How it plugs in: `linear(_:_:estimator:)` records the op with `Tape.record`'s custom backward.
 /// The forward calls `save(input:weightShape:)` only when the weight needs a gradient (so
 /// no-grad evaluation neither saves nor advances state); `activations` go on the tape (counted,
-/// freed right after the node's backward); the backward calls
+/// freed right after the node's backward, and kept in the codec of the current module scope, so
+/// the backward may see them decoded from bf16 or int8, ALGORITHMS.md §10); the backward calls
 /// `weightGradient(outputGradient:saved:weightShape:)` once.
 ///
 /// Rules for implementers:
@@ -40,7 +41,7 @@ public struct EstimatorSaved {
 ///   recategorize what you keep.
 ///
 /// A user-defined estimator that keeps every `stride`-th row of `x` (cycling the offset with the
-/// step) and rescales, saving N/stride rows instead of N (compiled in `UserEstimatorTests`):
+/// step) and rescales, saving N/stride rows instead of N (compiled in `EstimatorGuideTests`):
 /// ```swift
 /// final class RowSubsampleEstimator: LinearEstimator, RecomputeStateful {
 ///     let stride: Int
@@ -77,7 +78,8 @@ public protocol LinearEstimator: AnyObject, CustomStringConvertible {
     func stateTensors() -> [String: Tensor]
     /// Restores what `stateTensors()` returned; throws `EstimatorStateError` on a mismatch.
     func loadState(_ tensors: [String: Tensor]) throws
-    /// Bytes `save` puts on the tape for an input of `rows` rows (what the tape will count).
+    /// Bytes `save` puts on the tape for an input of `rows` rows, in fp32 (what the tape will
+    /// count before any codec; a layer sharing its sketch's z with an earlier layer adds 0).
     /// Default: `rows · n` floats, as the exact estimator.
     func savedBytes(rows: Int, weightShape: [Int]) -> Int
     /// Whether the model should run the block holding this layer as a checkpointed segment
@@ -119,7 +121,8 @@ public func linear(_ x: Variable, _ weight: Variable, estimator: LinearEstimator
     var context = saved
     context.activations = [] // the tape owns them and frees them right after this backward
     // The weight is resident: the backward reads it from the closure, not from saved bytes.
-    return tape.record("linear[\(estimator)]", inputs: [x, weight], output: y, saved: saved.activations) { g, activations in
+    return tape.record("linear[\(estimator)]", inputs: [x, weight], output: y,
+                       saving: saved.activations.map { .compressible($0) }) { g, activations in
         let delta = g.reshaped([rows, weightShape[0]])
         let dx = needs[0] ? Tensor.matmul(delta, w).reshaped(xShape) : nil
         var s = context

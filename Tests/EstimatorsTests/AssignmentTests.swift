@@ -11,8 +11,8 @@ final class AssignmentTests: XCTestCase {
         XCTAssertEqual(a.spec(forPath: "layers.3.attention.wq"), .exact)
         XCTAssertEqual(a.spec(forPath: "lm_head"), .exact)
         let e = a.estimator(forPath: "layers.1.mlp.w2", weightShape: [256, 688], seed: 1) as! GradLiteEstimator
-        XCTAssertEqual([e.rank, e.exploration, e.refreshInterval], [64, 16, 20])
-        XCTAssertFalse(e.errorFeedback); XCTAssertTrue(e.adaptive)
+        XCTAssertEqual([e.rank, e.sketch.exploration, e.sketch.refreshInterval], [64, 16, 20])
+        XCTAssertFalse(e.errorFeedback); XCTAssertTrue(e.sketch.adaptive)
         XCTAssertEqual(e.clock.stream, estimatorStream(forPath: "layers.1.mlp.w2"))
         XCTAssertNotEqual(estimatorStream(forPath: "layers.1.mlp.w2"), estimatorStream(forPath: "layers.1.mlp.w3"))
         // The canonical form parses back to the same assignment.
@@ -33,10 +33,10 @@ final class AssignmentTests: XCTestCase {
     func testDefaultsFromAlgorithms() throws {
         let g = try EstimatorSpec(parsing: "gradlite(rank:64)")
         let e = g.make(weightShape: [10, 100], seed: 0, stream: 0) as! GradLiteEstimator
-        XCTAssertEqual([e.exploration, e.refreshInterval], [16, 20])
-        XCTAssertFalse(e.errorFeedback); XCTAssertTrue(e.adaptive)
+        XCTAssertEqual([e.sketch.exploration, e.sketch.refreshInterval], [16, 20])
+        XCTAssertFalse(e.errorFeedback); XCTAssertTrue(e.sketch.adaptive)
         let o = try EstimatorSpec(parsing: " optimal ( rank : 8 ) ").make(weightShape: [4, 16], seed: 0, stream: 0) as! OptimalProjectionEstimator
-        XCTAssertEqual(o.decay, 0.99); XCTAssertEqual(o.refreshInterval, 20)
+        XCTAssertEqual(o.sketch.decay, 0.99); XCTAssertEqual(o.sketch.refreshInterval, 20)
         // Rank above n is clamped to n.
         XCTAssertEqual((try EstimatorSpec(parsing: "haar(rank:99)").make(weightShape: [4, 16], seed: 0, stream: 0) as! RandomProjectionEstimator).rank, 16)
         for text in ["exact", "recompute", "lowrank(rank:3,refresh:7)", "gaussian(rank:2)", "haar(rank:5)",

@@ -133,7 +133,7 @@ public struct EstimatorSpec: Equatable, CustomStringConvertible, Sendable {
         }
     }
 
-    /// A fresh estimator for a weight of `weightShape` (m, n).
+    /// A fresh estimator with its own sketch for a weight of `weightShape` (m, n).
     ///
     /// A rank above n is clamped to n (full rank: the projection estimators are then exact, except
     /// `gaussian`); GradLite's exploration is clamped to the clamped rank.
@@ -141,19 +141,51 @@ public struct EstimatorSpec: Equatable, CustomStringConvertible, Sendable {
     ///   - seed: the run's seed; stream: the layer's stream (`estimatorStream(forPath:)`).
     public func make(weightShape: [Int], seed: UInt64, stream: UInt64) -> LinearEstimator {
         precondition(weightShape.count == 2, "EstimatorSpec.make: weight shape \(weightShape) is not (m, n)")
-        let m = weightShape[0], n = weightShape[1]
+        guard let sketch = makeSketch(inFeatures: weightShape[1], seed: seed, stream: stream) else {
+            return kind == .recompute ? RecomputeEstimator() : ExactEstimator()
+        }
+        return make(weightShape: weightShape, sharing: sketch)
+    }
+
+    /// The sketch (basis, clock and saved z) of the layers with this spec that read one input of
+    /// `n` features (ALGORITHMS.md §11); nil for `exact` and `recompute`, which save `x` itself.
+    /// - Parameter stream: the group's stream (`estimatorStream(forPath:)` of the group's name).
+    public func makeSketch(inFeatures n: Int, seed: UInt64, stream: UInt64) -> Sketch? {
         let k = Swift.min(rank ?? n, n)
         switch kind {
-        case .exact: return ExactEstimator()
-        case .recompute: return RecomputeEstimator()
-        case .lowrank: return LowRankEstimator(inFeatures: n, rank: k, refresh: refresh, seed: seed, stream: stream)
-        case .gaussian: return RandomProjectionEstimator(inFeatures: n, rank: k, distribution: .gaussian, seed: seed, stream: stream)
-        case .haar: return RandomProjectionEstimator(inFeatures: n, rank: k, distribution: .haar, seed: seed, stream: stream)
-        case .optimal: return OptimalProjectionEstimator(inFeatures: n, rank: k, refresh: refresh, decay: decay, seed: seed, stream: stream)
+        case .exact, .recompute: return nil
+        case .lowrank: return LowRankSketch(inFeatures: n, rank: k, refresh: refresh, seed: seed, stream: stream)
+        case .gaussian: return RandomSketch(inFeatures: n, rank: k, distribution: .gaussian, seed: seed, stream: stream)
+        case .haar: return RandomSketch(inFeatures: n, rank: k, distribution: .haar, seed: seed, stream: stream)
+        case .optimal: return OptimalSketch(inFeatures: n, rank: k, refresh: refresh, decay: decay, seed: seed, stream: stream)
         case .gradlite:
-            return GradLiteEstimator(inFeatures: n, outFeatures: m, rank: k, explore: Swift.min(explore ?? k / 4, k),
-                                     refresh: refresh, errorFeedback: feedback, adaptive: adaptive, seed: seed, stream: stream)
+            return GradLiteSketch(inFeatures: n, rank: k, explore: Swift.min(explore ?? k / 4, k), refresh: refresh,
+                                  adaptive: adaptive, seed: seed, stream: stream)
         }
+    }
+
+    /// An estimator for a weight of `weightShape` (m, n) in the group of `sketch`, which
+    /// `makeSketch` made from a spec that `sharesSketch(with:)` this one.
+    public func make(weightShape: [Int], sharing sketch: Sketch) -> LinearEstimator {
+        precondition(weightShape.count == 2 && weightShape[1] == sketch.inFeatures,
+                     "EstimatorSpec.make: weight shape \(weightShape) does not read the sketch's \(sketch.inFeatures) features")
+        switch (kind, sketch) {
+        case (.lowrank, let s as LowRankSketch): return LowRankEstimator(sharing: s)
+        case (.gaussian, let s as RandomSketch), (.haar, let s as RandomSketch): return RandomProjectionEstimator(sharing: s)
+        case (.optimal, let s as OptimalSketch): return OptimalProjectionEstimator(sharing: s)
+        case (.gradlite, let s as GradLiteSketch):
+            return GradLiteEstimator(outFeatures: weightShape[0], errorFeedback: feedback, sharing: s)
+        default: preconditionFailure("EstimatorSpec.make: \(self) cannot use a \(type(of: sketch))")
+        }
+    }
+
+    /// Whether layers reading one input with these two specs share one sketch: the same kind and
+    /// options, except GradLite's error feedback, which each layer keeps for itself.
+    public func sharesSketch(with other: EstimatorSpec) -> Bool {
+        guard kind != .exact && kind != .recompute else { return false }
+        var a = self, b = other
+        a.feedback = false; b.feedback = false
+        return a == b
     }
 }
 

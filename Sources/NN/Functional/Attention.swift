@@ -32,7 +32,8 @@ public func causalAttention(q: Variable, k: Variable, v: Variable, batch: Int, s
     guard needs.contains(true) else { return Variable(out) }
     let (qShape, kShape) = (q.shape, k.shape)
     return Tape.current.record("causal-attention", inputs: [q, k, v], output: out,
-                               saved: [q.value, k.value, v.value, probabilities]) { g, s in
+                               saving: [.compressible(q.value), .compressible(k.value), .compressible(v.value),
+                                        .exact(probabilities)]) { g, s in
         let dq = needs[0] ? Tensor(uninitializedShape: qShape) : nil
         let dk = needs[1] ? Tensor(uninitializedShape: kShape) : nil
         let dv = needs[2] ? Tensor(uninitializedShape: kShape) : nil

@@ -35,7 +35,7 @@ public func rmsNorm(_ x: Variable, weight: Variable, eps: Float) -> Variable {
     guard needs.contains(true) else { return Variable(y) }
     let w = weight.value // resident parameter: read in the backward, not counted as saved
     let xv = x.value
-    return Tape.current.record("rms-norm", inputs: [x, weight], output: y, saved: [xv, inv]) { g, saved in
+    return Tape.current.record("rms-norm", inputs: [x, weight], output: y, saving: [.compressible(xv), .exact(inv)]) { g, saved in
         let x = saved[0], inv = saved[1]
         let xp = x.pointer, ip = inv.pointer, gp = g.pointer, wp = w.pointer
         var dx: Tensor? = nil

@@ -29,8 +29,8 @@ public func swiglu(gate: Variable, up: Variable) -> Variable {
         }
     }
     guard needs.contains(true) else { return Variable(out) }
-    let saved = needs[0] ? [gate.value, up.value] : [gate.value]
-    return Tape.current.record("swiglu", inputs: [gate, up], output: out, saved: saved) { g, saved in
+    let saved: [SavedTensor] = needs[0] ? [.compressible(gate.value), .compressible(up.value)] : [.compressible(gate.value)]
+    return Tape.current.record("swiglu", inputs: [gate, up], output: out, saving: saved) { g, saved in
         let gp = saved[0].pointer, dp = g.pointer
         let upp = needs[0] ? saved[1].pointer : nil
         let dGate = needs[0] ? Tensor(uninitializedShape: g.shape) : nil

@@ -3,7 +3,7 @@ import Tensor
 
 /// LLaMA multi-head causal self-attention with rotary embeddings and optional grouped-query heads:
 /// `wo(attention(rope(wq x), rope(wk x), wv x))`, no biases, scale 1/√d.
-public final class CausalSelfAttention: Module {
+public final class CausalSelfAttention: Module, ActivationCompressing {
     /// (heads·d, dim)
     public let wq: Linear
     /// (kvHeads·d, dim)
@@ -16,6 +16,8 @@ public final class CausalSelfAttention: Module {
     public let kvHeads: Int
     /// Shared tables (not a parameter).
     public let rotary: RotaryEmbedding
+    /// Codec of q, k, v and o as the attention op saves them (the log-sum-exps stay fp32).
+    public var activationCodec: TensorCodec = .fp32
 
     public var headDim: Int { rotary.headDim }
 
@@ -32,11 +34,15 @@ public final class CausalSelfAttention: Module {
         super.init()
     }
 
+    public override var linearsSharingInput: [[String]] { [["wq", "wk", "wv"]] }
+
     /// - Parameter x: (B·S, dim), rows in (batch, position) order. - Returns: (B·S, dim).
     public func callAsFunction(_ x: Variable, batch: Int, seq: Int) -> Variable {
-        let q = applyRotary(wq(x), rotary, heads: heads, seq: seq)
-        let k = applyRotary(wk(x), rotary, heads: kvHeads, seq: seq)
-        let v = wv(x)
-        return wo(causalAttention(q: q, k: k, v: v, batch: batch, seq: seq, heads: heads, kvHeads: kvHeads))
+        recordingScope {
+            let q = applyRotary(wq(x), rotary, heads: heads, seq: seq)
+            let k = applyRotary(wk(x), rotary, heads: kvHeads, seq: seq)
+            let v = wv(x)
+            return wo(causalAttention(q: q, k: k, v: v, batch: batch, seq: seq, heads: heads, kvHeads: kvHeads))
+        }
     }
 }

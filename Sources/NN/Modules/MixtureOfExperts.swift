@@ -41,6 +41,8 @@ public final class MixtureOfExperts: Module, FeedForwardLayer {
         super.init()
     }
 
+    public override var linearsSharingInput: [[String]] { shared == nil ? [] : [["router", "shared.gate", "shared.up"]] }
+
     /// - Parameter x: (N, dim). - Returns: (N, dim) and the load-balancing loss (a scalar).
     public func forward(_ x: Variable) -> (output: Variable, auxiliaryLoss: Variable?) {
         let d = x.shape.last!

@@ -21,6 +21,21 @@ extension Module {
         return assigned
     }
 
+    /// Gives every linear layer below this module its estimator from `assignment`; layers that
+    /// read one input (`linearsSharingInput`) and get sharable specs share one sketch
+    /// (`EstimatorAssignment.estimators(for:sharedInputs:seed:)`). Layers for which `skip(path)`
+    /// is true keep theirs (the fused output head, say).
+    /// - Returns: the paths that were assigned.
+    @discardableResult
+    public func assignEstimators(_ assignment: EstimatorAssignment, seed: UInt64,
+                                 skip: (String) -> Bool = { _ in false }) -> [String] {
+        let linears = namedLinears.filter { !skip($0.0) }
+        let shared = namedModules().flatMap { path, m in m.linearsSharingInput.map { $0.map { join(path, $0) } } }
+        let made = assignment.estimators(for: linears.map { ($0.0, $0.1.weight.shape) }, sharedInputs: shared, seed: seed)
+        for (path, layer) in linears { layer.estimator = made[path]! }
+        return linears.map(\.0)
+    }
+
     /// Sets `requiresGrad = false` on every parameter whose path, or the path of a module that
     /// contains it, matches the glob `pattern` (`*` any run of characters, `?` one), e.g.
     /// `embed.weight`, `layers.0.*`, `layers.*.attention`.
@@ -34,7 +49,7 @@ extension Module {
 
     private func setRequiresGrad(_ flag: Bool, matching pattern: String) -> [String] {
         var changed: [String] = []
-        for (path, p) in namedParameters() where pathOrAncestorMatches(pattern, path) {
+        for (path, p) in namedParameters() where globMatchesPathOrAncestor(pattern, path) {
             p.requiresGrad = flag
             changed.append(path)
         }
@@ -42,13 +57,3 @@ extension Module {
     }
 }
 
-/// Whether `pattern` matches `path` or one of its dotted prefixes (`layers.0` for `layers.0.mlp.up.weight`).
-func pathOrAncestorMatches(_ pattern: String, _ path: String) -> Bool {
-    if globMatch(pattern, path) { return true }
-    var prefix = Substring(path)
-    while let dot = prefix.lastIndex(of: ".") {
-        prefix = prefix[..<dot]
-        if globMatch(pattern, String(prefix)) { return true }
-    }
-    return false
-}

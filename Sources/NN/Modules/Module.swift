@@ -11,6 +11,8 @@ import Tensor
 open class Module {
     /// Training mode (e.g. estimator state updates, load-balancing loss); see `train()` / `eval()`.
     public private(set) var isTraining = true
+    /// Dotted path from the root of the tree, set by `namedModules()` (empty until then, and for the root).
+    public internal(set) var path = ""
 
     public init() {}
 
@@ -34,8 +36,9 @@ open class Module {
         return out
     }
 
-    /// Every module below and including this one, with its path (`""` for self).
+    /// Every module below and including this one, with its path (`""` for self). Also sets each module's `path`.
     public func namedModules(prefix: String = "") -> [(String, Module)] {
+        path = prefix
         var out = [(prefix, self)]
         for (name, child) in children { out += child.namedModules(prefix: join(prefix, name)) }
         return out
@@ -59,6 +62,10 @@ open class Module {
 
     /// Total number of scalar parameters.
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
+
+    /// Sets of this module's `Linear` descendants (paths relative to this module) that read one
+    /// input tensor, so that their estimators can share one sketch (ALGORITHMS.md §11).
+    open var linearsSharingInput: [[String]] { [] }
 
     public func train() { for (_, m) in namedModules() { m.isTraining = true } }
     public func eval() { for (_, m) in namedModules() { m.isTraining = false } }

@@ -9,13 +9,15 @@ public protocol FeedForwardLayer: Module {
 }
 
 /// LLaMA's MLP: `down(silu(gate(x)) ∘ up(x))`, each projection a `Linear` with its own estimator slot.
-public final class SwiGLUMLP: Module, FeedForwardLayer {
+public final class SwiGLUMLP: Module, FeedForwardLayer, ActivationCompressing {
     /// (hidden, dim)
     public let gate: Linear
     /// (hidden, dim)
     public let up: Linear
     /// (dim, hidden)
     public let down: Linear
+    /// Codec of the gate and up activations SwiGLU saves.
+    public var activationCodec: TensorCodec = .fp32
 
     public init(dim: Int, hidden: Int, std: Float = 0.02, rng: inout RNG) {
         gate = Linear(dim, hidden, std: std, rng: &rng)
@@ -26,8 +28,10 @@ public final class SwiGLUMLP: Module, FeedForwardLayer {
 
     /// - Parameter x: (..., dim). - Returns: (..., dim).
     public func callAsFunction(_ x: Variable) -> Variable {
-        down(swiglu(gate: gate(x), up: up(x)))
+        recordingScope { down(swiglu(gate: gate(x), up: up(x))) }
     }
 
     public func forward(_ x: Variable) -> (output: Variable, auxiliaryLoss: Variable?) { (self(x), nil) }
+
+    public override var linearsSharingInput: [[String]] { [["gate", "up"]] }
 }

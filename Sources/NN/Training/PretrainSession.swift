@@ -13,6 +13,7 @@ public final class PretrainSession {
     public let modelConfig: LlamaConfig
     public let model: LlamaModel
     public let assignment: EstimatorAssignment
+    public let activationCodecs: ActivationCodecAssignment
     public let optimizer: Optimizer
     public let trainer: Trainer
 
@@ -26,6 +27,7 @@ public final class PretrainSession {
         Parallel.setThreads(config.threads)
 
         assignment = try EstimatorAssignment(parsing: config.estimators)
+        activationCodecs = try ActivationCodecAssignment(parsing: config.activations)
         let optimizerSpec = try OptimizerSpec(parsing: config.optimizer)
         var mc = try Self.modelConfiguration(config.model)
         if let moe = config.moe { mc.moe = try parseMoESpec(moe) }
@@ -64,11 +66,9 @@ public final class PretrainSession {
         modelConfig = mc
         var rng = RNG(seed: t.seed, stream: 0x30DE1)
         model = LlamaModel(config: mc, rng: &rng)
-        let assignment = self.assignment
         // The output head is fused with the loss and always exact.
-        model.assignEstimators { path, layer in
-            path == "head" ? nil : assignment.estimator(forPath: path, weightShape: layer.weight.shape, seed: t.seed)
-        }
+        model.assignEstimators(assignment, seed: t.seed, skip: { $0 == "head" })
+        try model.assignActivationCodecs(activationCodecs)
         let estimators = model.namedLinears.map(\.1.estimator)
         // `recompute` is the checkpointing baseline: it only saves memory when blocks are recomputed.
         model.checkpointBlocks = config.checkpointBlocks || estimators.contains { $0.requestsCheckpointing }
@@ -132,8 +132,11 @@ public final class PretrainSession {
 }
 
 extension PretrainSession {
-    /// Parses an estimator assignment and an optimizer spec, throwing their one-line errors.
-    public static func validateSpecs(estimators: String, optimizer: String) throws -> (EstimatorAssignment, OptimizerSpec) {
-        (try EstimatorAssignment(parsing: estimators), try OptimizerSpec(parsing: optimizer))
+    /// Parses an estimator assignment, an activation codec assignment and an optimizer spec,
+    /// throwing their one-line errors.
+    public static func validateSpecs(estimators: String, activations: String = "default=fp32",
+                                     optimizer: String) throws -> (EstimatorAssignment, ActivationCodecAssignment, OptimizerSpec) {
+        (try EstimatorAssignment(parsing: estimators), try ActivationCodecAssignment(parsing: activations),
+         try OptimizerSpec(parsing: optimizer))
     }
 }

@@ -15,6 +15,8 @@ public struct RunConfiguration: Codable, Equatable, Sendable {
     public var training = TrainingOptions()
     /// Per-layer estimator assignment text (see `EstimatorAssignment`).
     public var estimators = "default=exact"
+    /// Saved-tensor codec assignment text (see `ActivationCodecAssignment`).
+    public var activations = "default=fp32"
     /// Optimizer spec text (see `OptimizerSpec`).
     public var optimizer = "adamw"
     /// `experts:8,topk:2,shared:1` swaps every MLP for a mixture of experts.

@@ -46,8 +46,11 @@ public final class Trainer {
         let start = monotonicSeconds()
         let scale = 1 / Float(options.gradAccum)
         var gradNorm: Float?
-        for _ in 0..<options.gradAccum {
+        for micro in 0..<options.gradAccum {
             let batch = data.batch(size: options.batch, seq: options.seq, split: .train, rng: &dataRNG)
+            // Saved-tensor rounding is keyed by (seed, step, micro-batch): a measuring pass and a
+            // resumed run encode exactly what this forward does.
+            Tape.codecNoise = CodecNoiseKey(seed: options.seed, step: UInt64(step), microBatch: UInt64(micro))
             if let fused = optimizer as? FusedBackwardOptimizer, options.clip > 0 {
                 // LOMO/AdaLomo update during the backward, so the clip factor needs the norm from
                 // an extra forward and backward of the same batch first.
