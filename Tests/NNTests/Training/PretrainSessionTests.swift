@@ -89,6 +89,20 @@ final class PretrainSessionTests: XCTestCase {
         }
     }
 
+    /// Codec rounding keyed by (seed, step, micro-batch) and shared sketches resume bit for bit too.
+    func testResumeWithCodecsAndSharedSketches() throws {
+        var config = try tinyConfiguration(steps: 10)
+        config.estimators = "default=exact; layers.*=gradlite(rank:8,refresh:3)"
+        config.activations = "default=int8; layers.*.attention=bf16"
+        let fullOut = scratch.appendingPathComponent("full-codecs"), partOut = scratch.appendingPathComponent("part-codecs")
+        _ = try PretrainSession(config, cacheDirectory: scratch).run(outDirectory: fullOut)
+        var stepsRun = 0
+        _ = try PretrainSession(config, cacheDirectory: scratch).run(outDirectory: partOut, shouldStop: { stepsRun += 1; return stepsRun == 5 })
+        _ = try PretrainSession.resume(from: partOut, cacheDirectory: scratch).run(outDirectory: partOut)
+        XCTAssertEqual(try losses(fullOut), try losses(partOut))
+        XCTAssertEqual(try losses(fullOut).count, 10)
+    }
+
     func testBadConfigurationsGiveOneLineErrors() throws {
         var c = try tinyConfiguration()
         c.dataFile = scratch.appendingPathComponent("missing.txt").path
@@ -109,6 +123,13 @@ final class PretrainSessionTests: XCTestCase {
         c.optimizer = "adamz"
         XCTAssertThrowsError(try PretrainSession(c, cacheDirectory: scratch)) { e in XCTAssertTrue("\(e)".contains("adamz"), "\(e)") }
         c.optimizer = "adamw"
+        c.activations = "default=int8; layers.*.atention=bf16"
+        XCTAssertThrowsError(try PretrainSession(c, cacheDirectory: scratch)) { e in
+            XCTAssertTrue("\(e)".contains("layers.*.atention") && "\(e)".contains("layers.*.attention"), "\(e)")
+        }
+        c.activations = "default=int4"
+        XCTAssertThrowsError(try PretrainSession(c, cacheDirectory: scratch)) { e in XCTAssertTrue("\(e)".contains("int4"), "\(e)") }
+        c.activations = "default=fp32"
         c.training.seq = 4096
         XCTAssertThrowsError(try PretrainSession(c, cacheDirectory: scratch))
     }
