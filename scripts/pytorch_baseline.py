@@ -19,15 +19,22 @@ def main():
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--vocab", type=int, default=32000)
+    ap.add_argument("--checkpointing", action="store_true", help="transformers' gradient checkpointing of every layer")
     a = ap.parse_args()
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     cfg = LlamaConfig(hidden_size=a.hidden, intermediate_size=a.intermediate, num_attention_heads=a.heads,
-                      num_hidden_layers=a.layers, vocab_size=a.vocab, max_position_embeddings=1024,
+                      num_hidden_layers=a.layers, vocab_size=a.vocab, max_position_embeddings=max(1024, a.seq),
                       rms_norm_eps=1e-6, tie_word_embeddings=False, attn_implementation="eager")
     model = LlamaForCausalLM(cfg)
+    model.train()
+    if a.checkpointing:
+        model.config.use_cache = False
+        # transformers 5 renamed it; older versions only have the first name.
+        enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+        enable()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
     times = []
     for step in range(a.warmup + a.steps):
@@ -43,6 +50,7 @@ def main():
     med = statistics.median(times)
     print(json.dumps({
         "framework": f"pytorch {torch.__version__}",
+        "checkpointing": a.checkpointing,
         "threads": a.threads,
         "tokens_per_s": a.batch * a.seq / med,
         "ms_per_step": med * 1000,

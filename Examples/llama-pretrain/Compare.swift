@@ -6,18 +6,20 @@ struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train the same model, data and seed once per configuration and compare them.",
         discussion: """
-        Each --runs entry is an estimator spec applied to every transformer layer (or a full 'pattern=spec; ...' assignment), optionally followed by @OPTIMIZER to pin its optimizer; entries without @ run once per --optimizers entry. Prints a table and writes compare.json and validation.svg (all validation curves) into --out.
+        Each --runs entry is either an estimator spec applied to every transformer layer (or a full 'pattern=spec; ...' assignment), optionally followed by @OPTIMIZER to pin its optimizer (entries without @ run once per --optimizers entry), or 'NAME: FLAGS' with any of --estimators, --activations, --optimizer, --lr, --weight-decay, --clip, --grad-accum, --moe, --checkpoint-blocks on top of the common flags. Prints a table and writes compare.json and validation.svg (all validation curves) into --out.
 
-        Example (the GradLite ablations):
+        Examples (the GradLite ablations; the lean configuration against exact):
           llama-pretrain compare --steps 200 --runs exact
             'gradlite(rank:64,feedback:on)' 'gradlite(rank:64)'
             'gradlite(rank:64,adaptive:off)' 'haar(rank:64)'
             'exact@galore(rank:64)'
+          llama-pretrain compare --steps 200 --runs exact
+            "lean: --estimators 'default=exact; layers.*=gradlite(rank:64)' --activations 'default=int8; layers.*.attention=bf16'"
         """)
 
     @OptionGroup var flags: RunFlags
 
-    @Option(parsing: .upToNextOption, help: "Estimator configurations to compare. Example: --runs exact 'haar(rank:64)'")
+    @Option(parsing: .upToNextOption, help: "Configurations to compare: SPEC[@OPTIMIZER] or 'NAME: FLAGS'. Example: --runs exact 'haar(rank:64)' 'bf16: --activations default=bf16'")
     var runs: [String] = ["exact"]
 
     @Option(parsing: .upToNextOption, help: "Optimizers for runs without @OPTIMIZER (default: --optimizer). Example: --optimizers adamw 'galore(rank:64)'")
@@ -26,6 +28,7 @@ struct Compare: ParsableCommand {
     struct Entry: Codable {
         var name: String
         var estimators: String
+        var activations: String
         var optimizer: String
         var summary: RunSummary
     }
@@ -34,24 +37,21 @@ struct Compare: ParsableCommand {
         do {
             Interrupt.install()
             let outURL = URL(fileURLWithPath: flags.out ?? "runs/compare")
-            var plans: [(name: String, estimators: String, optimizer: String)] = []
-            for r in runs {
-                let parts = r.split(separator: "@", maxSplits: 1).map(String.init)
-                let estimators = parts[0].contains("=") ? parts[0] : "default=exact; layers.*=\(parts[0])"
-                for o in parts.count == 2 ? [parts[1]] : (optimizers.isEmpty ? [flags.optimizer] : optimizers) {
-                    plans.append((parts.count == 2 || optimizers.count > 1 ? "\(parts[0]) @ \(o)" : parts[0], estimators, o))
-                }
-            }
+            let plans = try runs.flatMap { try ComparePlan.plans(entry: $0, base: flags, optimizers: optimizers) }
             // Parse every configuration before training any, so a typo fails at once.
-            for p in plans { _ = try PretrainSession.validateSpecs(estimators: p.estimators, activations: flags.activations, optimizer: p.optimizer) }
+            for p in plans {
+                let c = p.configuration
+                _ = try PretrainSession.validateSpecs(estimators: c.estimators, activations: c.activations, optimizer: c.optimizer)
+            }
             var entries: [Entry] = []
             for (i, p) in plans.enumerated() {
                 print("== run \(i + 1)/\(plans.count): \(p.name)")
-                let session = try PretrainSession(flags.configuration(estimators: p.estimators, optimizer: p.optimizer))
+                let session = try PretrainSession(p.configuration)
                 let dir = outURL.appendingPathComponent(String(format: "%02d-", i + 1) + folderName(p.name))
                 let summary = try session.run(outDirectory: dir, reporter: ProgressReporter(label: "[\(p.name)] "),
                                               shouldStop: { Interrupt.isRequested })
-                entries.append(Entry(name: p.name, estimators: p.estimators, optimizer: p.optimizer, summary: summary))
+                let c = p.configuration
+                entries.append(Entry(name: p.name, estimators: c.estimators, activations: c.activations, optimizer: c.optimizer, summary: summary))
                 if Interrupt.isRequested { print("interrupted: comparing the runs finished so far"); break }
             }
             print(table(entries))

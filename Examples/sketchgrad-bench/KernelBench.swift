@@ -12,7 +12,9 @@ import Tensor
 /// - elementwise add and fused SiLU·mul GB/s on 16M floats (bytes read + written) beside a plain
 ///   `memcpy` measured in the same run (target: add ≥ 60% of memcpy), and a single-threaded SIMD
 ///   copy loop for context (glibc's memcpy is not always the fastest copy);
-/// - softmax over 256 rows of 32000 (ms, and GB/s counting one read and one write).
+/// - softmax over 256 rows of 32000 (ms, and GB/s counting one read and one write);
+/// - the saved-tensor codecs (bf16, int8 with stochastic rounding) encoding and decoding the
+///   2048×688 SwiGLU activation of LLaMA-20M (ms, and GB/s of fp32 data).
 /// Every figure is the median of at least 5 repetitions (`--reps`, default 7; the cheap
 /// memory-bound kernels run 3× as many), after warm-up runs.
 func runKernelBenchmark(arguments: [String]) {
@@ -31,13 +33,14 @@ func runKernelBenchmark(arguments: [String]) {
         openblasThreads: Int(openblas_get_num_threads()),
         openblasCore: String(cString: openblas_get_corename()),
         openblasCoretypeEnv: env["OPENBLAS_CORETYPE"] ?? "unset",
-        sgemm: [], elementwise: nil, softmax: nil,
+        sgemm: [], elementwise: nil, softmax: nil, codecs: [],
         targets: .init(wrapperOverDirectMax: 1.05, addOverMemcpyMin: 0.60))
     for (m, k, n) in [(1024, 1024, 1024), (2048, 2048, 2048), (2048, 256, 688), (2048, 688, 256), (2048, 256, 32000)] {
         report.sgemm.append(benchSgemm(m: m, k: k, n: n, reps: reps))
     }
     report.elementwise = benchElementwise(count: 1 << 24, reps: 3 * reps)
     report.softmax = benchSoftmax(rows: 256, cols: 32000, reps: 3 * reps)
+    report.codecs = [TensorCodec.bf16, .int8].map { benchCodec($0, rows: 2048, cols: 688, reps: 3 * reps) }
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     print(String(decoding: try! encoder.encode(report), as: UTF8.self))
@@ -67,6 +70,13 @@ struct KernelBenchReport: Encodable {
         var ms: Double
         var GBs: Double
     }
+    struct Codec: Encodable {
+        var codec: String
+        var rows: Int, cols: Int
+        var encodeMs: Double, decodeMs: Double
+        /// fp32 bytes per second through the codec.
+        var encodeGBs: Double, decodeGBs: Double
+    }
     struct Targets: Encodable {
         var wrapperOverDirectMax: Double
         var addOverMemcpyMin: Double
@@ -80,6 +90,7 @@ struct KernelBenchReport: Encodable {
     var sgemm: [Sgemm]
     var elementwise: Elementwise?
     var softmax: Softmax?
+    var codecs: [Codec]
     var targets: Targets
 }
 
@@ -184,4 +195,27 @@ private func benchSoftmax(rows: Int, cols: Int, reps: Int) -> KernelBenchReport.
     for _ in 0..<reps { t.append(kernelBenchTime(run)) }
     let med = kernelBenchMedian(t)
     return .init(rows: rows, cols: cols, ms: kernelBenchRound(med * 1e3), GBs: kernelBenchRound(2 * Double(rows * cols * 4) / med * 1e-9, 100))
+}
+
+private func benchCodec(_ codec: TensorCodec, rows: Int, cols: Int, reps: Int) -> KernelBenchReport.Codec {
+    var rng = RNG(seed: 4)
+    let x = Tensor.randomNormal([rows, cols], rng: &rng)
+    var encoded = x.encoded(codec, noise: RNG(seed: 5))
+    let encode = {
+        encoded = x.encoded(codec, noise: RNG(seed: 5))
+        kernelBenchSink += encoded.storage.base[0]
+    }
+    let decode = {
+        let y = encoded.decoded()
+        kernelBenchSink += y.pointer[0]
+    }
+    for _ in 0..<3 { encode(); decode() }
+    var te: [Double] = [], td: [Double] = []
+    for _ in 0..<reps {
+        te.append(kernelBenchTime(encode))
+        td.append(kernelBenchTime(decode))
+    }
+    let (me, md) = (kernelBenchMedian(te), kernelBenchMedian(td)), bytes = Double(x.bytes)
+    return .init(codec: codec.rawValue, rows: rows, cols: cols, encodeMs: kernelBenchRound(me * 1e3), decodeMs: kernelBenchRound(md * 1e3),
+                 encodeGBs: kernelBenchRound(bytes / me * 1e-9, 100), decodeGBs: kernelBenchRound(bytes / md * 1e-9, 100))
 }

@@ -66,7 +66,7 @@ func runTrainBench(_ args: [String]) throws -> [String: Any] {
     ]
     if let python = flags.optional("pytorch") {
         result["pytorch"] = try runPyTorchBaseline(python: python, batch: batch, seq: seq, steps: steps, warmup: warmup,
-                                                   threads: threads, config: config)
+                                                   threads: threads, config: config, checkpointing: false)
         if let torch = result["pytorch"] as? [String: Any], let tps = torch["tokens_per_s"] as? Double, tps > 0 {
             result["speedup_vs_pytorch"] = (result["tokens_per_s"] as! Double) / tps
         }
@@ -74,9 +74,10 @@ func runTrainBench(_ args: [String]) throws -> [String: Any] {
     return result
 }
 
-/// Runs `scripts/pytorch_baseline.py` for the same model and batch; returns its JSON.
+/// Runs `scripts/pytorch_baseline.py` for the same model and batch (with `checkpointing`, under
+/// transformers' gradient checkpointing); returns its JSON.
 func runPyTorchBaseline(python: String, batch: Int, seq: Int, steps: Int, warmup: Int, threads: Int,
-                        config: LlamaConfig) throws -> [String: Any] {
+                        config: LlamaConfig, checkpointing: Bool) throws -> [String: Any] {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../scripts/pytorch_baseline.py").standardized.path
     let p = Process()
@@ -84,6 +85,7 @@ func runPyTorchBaseline(python: String, batch: Int, seq: Int, steps: Int, warmup
     p.arguments = [script, "--batch", "\(batch)", "--seq", "\(seq)", "--steps", "\(steps)", "--warmup", "\(warmup)",
                    "--threads", "\(threads)", "--hidden", "\(config.hiddenSize)", "--intermediate", "\(config.intermediateSize)",
                    "--heads", "\(config.numHeads)", "--layers", "\(config.numLayers)", "--vocab", "\(config.vocabSize)"]
+        + (checkpointing ? ["--checkpointing"] : [])
     let pipe = Pipe()
     p.standardOutput = pipe
     do { try p.run() } catch { throw BenchError("--pytorch: cannot run \(python): \(error.localizedDescription)") }

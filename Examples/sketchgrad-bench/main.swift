@@ -10,6 +10,10 @@ let benchUsage = """
       train        LLaMA training throughput and memory  [--config llama-20m] [--batch 8] [--seq 256] [--steps 10]
                    [--warmup 2] [--threads 2] [--estimators SPEC] [--activations SPEC] [--optimizer SPEC] [--moe SPEC]
                    [--checkpoint-blocks] [--pytorch PYTHON]
+      memory       peak memory by category, RSS and tokens/s of exact, checkpointing, estimators and the lean
+                   configuration (each in a fresh process), optionally beside PyTorch; JSON plus an SVG chart
+                   [--config llama-20m] [--batch 8] [--seq 256] [--steps 3] [--warmup 1] [--threads 2] [--rank K]
+                   [--pytorch PYTHON] [--chart PATH]
     """
 
 let benchArguments = Array(CommandLine.arguments.dropFirst())
@@ -18,13 +22,14 @@ case "kernels":
     runKernelBenchmark(arguments: Array(benchArguments.dropFirst()))
 case "estimators":
     runEstimatorBenchmark(arguments: Array(benchArguments.dropFirst()))
-case "train":
+case "train", "memory":
     do {
-        let result = try runTrainBench(Array(benchArguments.dropFirst()))
+        let rest = Array(benchArguments.dropFirst())
+        let result = benchArguments[0] == "train" ? try runTrainBench(rest) : try runMemoryBench(rest)
         let json = try JSONSerialization.data(withJSONObject: result, options: [.prettyPrinted, .sortedKeys])
         print(String(decoding: json, as: UTF8.self))
     } catch {
-        FileHandle.standardError.write(Data("sketchgrad-bench train: \(error)\n".utf8))
+        FileHandle.standardError.write(Data("sketchgrad-bench \(benchArguments[0]): \(error)\n".utf8))
         exit(1)
     }
 case "-h", "--help", "help":

@@ -23,8 +23,9 @@ public struct CodecNoiseKey: Sendable, Equatable {
         self.seed = seed; self.step = step; self.microBatch = microBatch
     }
 
-    /// The noise stream of slot `slot` of op `op` recorded at `path`: Philox blocks
-    /// `step · 2³² + i` of stream `FNV-1a(path|op|slot|microBatch)` (a tensor may use 2³² blocks).
+    /// The noise stream of slot `slot` of op `op` recorded at `path`: Philox blocks from
+    /// `step · 2³²` on, of stream `FNV-1a(path|op|slot|microBatch)` (one block per row, so a
+    /// tensor may have 2³² rows).
     func rng(path: String, op: String, slot: Int) -> RNG {
         var h = FNV1a()
         h.combine(path.utf8); h.combine(UInt64(0x7C)); h.combine(op.utf8)

@@ -15,8 +15,6 @@ public struct LossPlot {
 
     public init(title: String) { self.title = title }
 
-    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
-
     public func svg(width plotWidth: Double = 570, height: Double = 440) -> String {
         // The legend sits right of the plot, as wide as its longest name (~7 px per character).
         let longest = Double(series.map(\.name.count).max() ?? 0)
@@ -35,22 +33,22 @@ public struct LossPlot {
         var out = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif" font-size="12">
         <rect width="100%" height="100%" fill="white"/>
-        <text x="\(left + plotW / 2)" y="22" text-anchor="middle" font-size="15">\(escape(title))</text>
+        <text x="\(left + plotW / 2)" y="22" text-anchor="middle" font-size="15">\(SVG.escape(title))</text>
 
         """
-        for t in niceTicks(yMin, yMax) {
+        for t in SVG.niceTicks(yMin, yMax) {
             out += "<line x1=\"\(left)\" y1=\"\(py(t))\" x2=\"\(left + plotW)\" y2=\"\(py(t))\" stroke=\"#e5e5e5\"/>"
-            out += "<text x=\"\(left - 6)\" y=\"\(py(t) + 4)\" text-anchor=\"end\">\(format(t))</text>\n"
+            out += "<text x=\"\(left - 6)\" y=\"\(py(t) + 4)\" text-anchor=\"end\">\(SVG.format(t))</text>\n"
         }
-        for t in niceTicks(xMin, xMax) {
+        for t in SVG.niceTicks(xMin, xMax) {
             out += "<line x1=\"\(px(t))\" y1=\"\(top + plotH)\" x2=\"\(px(t))\" y2=\"\(top + plotH + 5)\" stroke=\"black\"/>"
-            out += "<text x=\"\(px(t))\" y=\"\(top + plotH + 18)\" text-anchor=\"middle\">\(format(t))</text>\n"
+            out += "<text x=\"\(px(t))\" y=\"\(top + plotH + 18)\" text-anchor=\"middle\">\(SVG.format(t))</text>\n"
         }
         out += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotW)\" height=\"\(plotH)\" fill=\"none\" stroke=\"black\"/>\n"
-        out += "<text x=\"\(left + plotW / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
-        out += "<text transform=\"translate(18,\(top + plotH / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
+        out += "<text x=\"\(left + plotW / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">\(SVG.escape(xLabel))</text>\n"
+        out += "<text transform=\"translate(18,\(top + plotH / 2)) rotate(-90)\" text-anchor=\"middle\">\(SVG.escape(yLabel))</text>\n"
         for (i, s) in series.enumerated() {
-            let color = LossPlot.palette[i % LossPlot.palette.count]
+            let color = SVG.palette[i % SVG.palette.count]
             let pts = s.points.filter { $0.y.isFinite }.map { "\(px($0.x)),\(py($0.y))" }.joined(separator: " ")
             if !pts.isEmpty {
                 out += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.6\" points=\"\(pts)\"/>\n"
@@ -61,28 +59,9 @@ public struct LossPlot {
             }
             let ly = top + 10 + Double(i) * 20
             out += "<line x1=\"\(left + plotW + 12)\" y1=\"\(ly)\" x2=\"\(left + plotW + 34)\" y2=\"\(ly)\" stroke=\"\(color)\" stroke-width=\"2.5\"/>"
-            out += "<text x=\"\(left + plotW + 40)\" y=\"\(ly + 4)\">\(escape(s.name))</text>\n"
+            out += "<text x=\"\(left + plotW + 40)\" y=\"\(ly + 4)\">\(SVG.escape(s.name))</text>\n"
         }
         out += "</svg>\n"
         return out
-    }
-
-    func niceTicks(_ lo: Double, _ hi: Double, count: Int = 6) -> [Double] {
-        let raw = (hi - lo) / Double(count)
-        let mag = pow(10, floor(log10(raw)))
-        let step = [1.0, 2, 2.5, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
-        var t = ceil(lo / step) * step
-        var ticks: [Double] = []
-        while t <= hi + 1e-9 { ticks.append(t); t += step }
-        return ticks
-    }
-
-    func format(_ v: Double) -> String {
-        if v == v.rounded() && Swift.abs(v) < 1e6 { return String(Int(v)) }
-        return String(format: "%.2f", v)
-    }
-
-    func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
     }
 }

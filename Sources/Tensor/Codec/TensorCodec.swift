@@ -71,8 +71,8 @@ public struct EncodedTensor: @unchecked Sendable {
 
 extension Tensor {
     /// This tensor in `codec` (`bf16` or `int8`), allocated under `category`.
-    /// - Parameter noise: the stream of `int8`'s stochastic rounding (element `i` uses the
-    ///   16-bit lane `i % 8` of Philox block `noise.counter + i / 8`); unused by `bf16`.
+    /// - Parameter noise: the stream of `int8`'s stochastic rounding (row r keyed by Philox block
+    ///   `noise.counter + r`, see `Int8RowKernels.encode`); unused by `bf16`.
     public func encoded(_ codec: TensorCodec, noise: RNG, category: MemoryCategory = Memory.currentCategory) -> EncodedTensor {
         let e = EncodedTensor(codec: codec, shape: shape, category: category)
         let raw = UnsafeMutableRawPointer(e.storage.base)

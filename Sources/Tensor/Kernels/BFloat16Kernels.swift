@@ -6,17 +6,12 @@ public enum BFloat16Kernels {
     public static func encode(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<UInt16>, count: Int) {
         let src = UncheckedSendable(x), dst = UncheckedSendable(out)
         Parallel.forEachChunk(count, minPerThread: 1 << 18) { r in
-            var i = r.lowerBound
-            while i + 16 <= r.upperBound {
-                let v = UnsafeRawPointer(src.value + i).loadUnaligned(as: Vec.self)
-                let h = round(unsafeBitCast(v, to: SIMD16<UInt32>.self), isNaN: v .!= v)
-                UnsafeMutableRawPointer(dst.value + i).storeBytes(of: SIMD16<UInt16>(truncatingIfNeeded: h), as: SIMD16<UInt16>.self)
-                i += 16
-            }
-            while i < r.upperBound {
-                let v = src.value[i]
-                dst.value[i] = UInt16(truncatingIfNeeded: v.isNaN ? (v.bitPattern >> 16) | 0x40 : roundScalar(v.bitPattern))
-                i += 1
+            // A plain integer loop: the compiler vectorises it, unlike SIMD16<UInt16> conversions.
+            let bits = UnsafeRawPointer(src.value).assumingMemoryBound(to: UInt32.self)
+            for i in r {
+                let b = bits[i]
+                let isNaN = b & 0x7FFF_FFFF > 0x7F80_0000
+                dst.value[i] = UInt16(truncatingIfNeeded: isNaN ? (b >> 16) | 0x40 : (b &+ 0x7FFF &+ ((b >> 16) & 1)) >> 16)
             }
         }
     }
@@ -34,17 +29,5 @@ public enum BFloat16Kernels {
             }
             while i < r.upperBound { dst.value[i] = Float(bitPattern: UInt32(src.value[i]) << 16); i += 1 }
         }
-    }
-
-    /// Upper 16 bits of `bits` rounded to nearest, ties to even; NaN lanes keep their upper half
-    /// with the quiet bit set (rounding could carry a NaN's mantissa into an infinity).
-    @inline(__always) static func round(_ bits: SIMD16<UInt32>, isNaN: SIMDMask<SIMD16<Int32>>) -> SIMD16<UInt32> {
-        let rounded = (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16
-        let quiet = (bits &>> 16) | 0x40
-        return rounded.replacing(with: quiet, where: isNaN)
-    }
-
-    @inline(__always) static func roundScalar(_ bits: UInt32) -> UInt32 {
-        (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16
     }
 }

@@ -1,21 +1,22 @@
 /// Per-row absmax int8 quantisation with stochastic rounding (ALGORITHMS.md §10).
 ///
 /// Row r of `x` (length n) gets the scale `a_r = max|x_r| / 127` and codes
-/// `q = clamp(floor(x / a_r + u), −127, 127)`, `u ∈ (0, 1)`, so `E[a_r · q] = x` exactly up to the
-/// 16-bit resolution of `u` (a bias below `a_r · 2⁻¹⁷`). A zero row has scale 0 and codes 0; a row
+/// `q = clamp(floor(x / a_r + u), −127, 127)`, `u ∈ (0, 1)`, so `E[a_r · q] = x` up to the
+/// 24-bit resolution of `u` (a bias below `a_r · 2⁻²⁵`). A zero row has scale 0 and codes 0; a row
 /// holding inf or NaN gets a NaN scale, so it decodes to NaN instead of hiding the problem.
 public enum Int8RowKernels {
     /// - Parameters:
     ///   - x: `rows · rowLength` floats
     ///   - scales: `rows` floats (out)
     ///   - codes: `rows · rowLength` codes (out)
-    ///   - noise: element `i` (row-major) takes the 16-bit lane `i % 8` of Philox block
-    ///     `noise.counter + i / 8` of `(noise.seed, noise.stream)`, whatever the thread split.
+    ///   - noise: row r draws its key from Philox block `noise.counter + r` of `(noise.seed,
+    ///     noise.stream)`; element j of the row takes `u` from that key and j through murmur3's
+    ///     32-bit finaliser (one Philox block per element would cost 6× the rest of the kernel).
+    ///     The codes are therefore the same whatever the thread split.
     public static func encode(_ x: UnsafePointer<Float>, scales: UnsafeMutablePointer<Float>, codes: UnsafeMutablePointer<Int8>,
                               rows: Int, rowLength n: Int, noise: RNG) {
         let src = UncheckedSendable(x), sp = UncheckedSendable(scales), cp = UncheckedSendable(codes)
         Parallel.forEachChunk(rows, minPerThread: Swift.max(1, (1 << 15) / Swift.max(n, 1))) { range in
-            var u = [Float](repeating: 0, count: 16)
             for r in range {
                 let row = src.value + r * n, out = cp.value + r * n
                 let (absMax, finite) = absMaxAndFiniteness(row, n)
@@ -26,29 +27,48 @@ public enum Int8RowKernels {
                 }
                 sp.value[r] = absMax / 127
                 let inv: Float = absMax > 0 ? 127 / absMax : 0
-                let invV = Vec(repeating: inv)
-                var j = 0
-                u.withUnsafeMutableBufferPointer { ub in
-                    while j < n {
-                        let width = Swift.min(16, n - j)
-                        fillUniforms(ub.baseAddress!, first: r * n + j, count: width, noise: noise)
-                        if width == 16 {
-                            let v = UnsafeRawPointer(row + j).loadUnaligned(as: Vec.self)
-                            let uv = UnsafeRawPointer(ub.baseAddress!).loadUnaligned(as: Vec.self)
-                            let q = clampCodes((v * invV + uv).rounded(.down))
-                            UnsafeMutableRawPointer(out + j).storeBytes(of: SIMD16<Int8>(truncatingIfNeeded: SIMD16<Int32>(q)),
-                                                                        as: SIMD16<Int8>.self)
-                        } else {
-                            for l in 0..<width {
-                                let q = Swift.min(127, Swift.max(-127, (row[j + l] * inv + ub[l]).rounded(.down)))
-                                out[j + l] = Int8(q)
-                            }
-                        }
-                        j += width
-                    }
-                }
+                let key = philox4x32(seed: noise.seed, stream: noise.stream, counter: noise.counter &+ UInt64(r))[0]
+                quantizeRow(row, into: out, count: n, scale: inv, key: key)
             }
         }
+    }
+
+    /// `clamp(floor(x·inv + u_j), −127, 127)` with `u_j` from `(key, j)`; floor, clamp and the
+    /// narrowing use float tricks the baseline SSE2 target vectorises (no libm floor call).
+    @inline(__always) static func quantizeRow(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Int8>,
+                                              count n: Int, scale inv: Float, key: UInt32) {
+        let lanes = SIMD16<UInt32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        let invV = Vec(repeating: inv), magic = Vec(repeating: roundingMagic)
+        var j = 0
+        while j + 16 <= n {
+            let u = uniforms(key: key, indices: SIMD16<UInt32>(repeating: UInt32(truncatingIfNeeded: j)) &+ lanes)
+            let v = UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self) * invV + u
+            let nearest = (v + magic) - magic
+            var q = nearest.replacing(with: nearest - 1, where: nearest .> v)
+            q = q.replacing(with: 127, where: q .> 127).replacing(with: -127, where: q .< -127)
+            // q + 1.5·2²³ holds q in the low mantissa bits: its low byte is q as two's complement.
+            let bytes = SIMD16<UInt8>(truncatingIfNeeded: unsafeBitCast(q + magic, to: SIMD16<UInt32>.self))
+            UnsafeMutableRawPointer(out + j).storeBytes(of: bytes, as: SIMD16<UInt8>.self)
+            j += 16
+        }
+        while j < n {
+            let u = uniforms(key: key, indices: SIMD16<UInt32>(repeating: UInt32(truncatingIfNeeded: j)))[0]
+            out[j] = Int8(Swift.min(127, Swift.max(-127, (x[j] * inv + u).rounded(.down))))
+            j += 1
+        }
+    }
+
+    /// 1.5·2²³: adding and subtracting it rounds a float of magnitude < 2²² to an integer.
+    static let roundingMagic: Float = 12_582_912
+
+    /// Uniforms in (0, 1), 24 bits each, centred in their interval: murmur3's finaliser of
+    /// `key + index · golden ratio`.
+    @inline(__always) static func uniforms(key: UInt32, indices: SIMD16<UInt32>) -> Vec {
+        var h = SIMD16<UInt32>(repeating: key) &+ indices &* 0x9E37_79B9
+        h ^= h &>> 16; h &*= 0x85EB_CA6B
+        h ^= h &>> 13; h &*= 0xC2B2_AE35
+        h ^= h &>> 16
+        return Vec(SIMD16<Int32>(truncatingIfNeeded: h &>> 8)) * 0x1p-24 + 0x1p-25
     }
 
     /// - Parameters: scales: `rows`; codes: `rows · rowLength`; out: `rows · rowLength` floats.
@@ -84,38 +104,5 @@ public enum Int8RowKernels {
         var mx = m.max(), p = probe.sum()
         while j < n { mx = Swift.max(mx, Swift.abs(x[j])); p += x[j] * 0; j += 1 }
         return (mx, p == 0)
-    }
-
-    /// `count ≤ 16` uniforms in (0, 1) for the elements `first ..< first + count`: 16 bits each,
-    /// eight per Philox block, centred in their interval.
-    @inline(__always) static func fillUniforms(_ u: UnsafeMutablePointer<Float>, first: Int, count: Int, noise: RNG) {
-        if count == 16 && first & 7 == 0 {
-            // Two whole blocks: lanes in element order are (w0 lo, w0 hi, w1 lo, ..., w3 hi).
-            let a = philox4x32(seed: noise.seed, stream: noise.stream, counter: noise.counter &+ UInt64(first >> 3))
-            let b = philox4x32(seed: noise.seed, stream: noise.stream, counter: noise.counter &+ UInt64(first >> 3 + 1))
-            let words = SIMD16<UInt32>(a[0], a[0], a[1], a[1], a[2], a[2], a[3], a[3],
-                                       b[0], b[0], b[1], b[1], b[2], b[2], b[3], b[3])
-            let shifts = SIMD16<UInt32>(0, 16, 0, 16, 0, 16, 0, 16, 0, 16, 0, 16, 0, 16, 0, 16)
-            let halves = (words &>> shifts) & 0xFFFF
-            let v = (Vec(halves) + 0.5) * (1 / 65536)
-            UnsafeMutableRawPointer(u).storeBytes(of: v, as: Vec.self)
-            return
-        }
-        var block = -1
-        var bits = SIMD4<UInt32>()
-        for l in 0..<count {
-            let e = first + l
-            if e >> 3 != block {
-                block = e >> 3
-                bits = philox4x32(seed: noise.seed, stream: noise.stream, counter: noise.counter &+ UInt64(block))
-            }
-            let lane = e & 7, word = bits[lane >> 1]
-            let half = lane & 1 == 0 ? word & 0xFFFF : word >> 16
-            u[l] = (Float(half) + 0.5) * (1 / 65536)
-        }
-    }
-
-    @inline(__always) static func clampCodes(_ q: Vec) -> Vec {
-        q.replacing(with: 127, where: q .> 127).replacing(with: -127, where: q .< -127)
     }
 }

@@ -23,6 +23,14 @@ func measureOneLayer(estimator spec: String) throws -> (savedBytes: Int, peakAct
     return (saved, stats.peak(.activation))
 }
 
+/// The lean configuration on a LLaMA model: GradLite at rank `rank` on every block layer (q/k/v
+/// and gate/up share their sketches) and compressed saved tensors (int8, attention in bf16).
+func makeLean(_ model: LlamaModel, rank: Int, seed: UInt64) throws {
+    let estimators = try EstimatorAssignment(parsing: "default=exact; layers.*=gradlite(rank:\(rank))")
+    model.assignEstimators(estimators, seed: seed, skip: { $0 == "head" })
+    try model.assignActivationCodecs(ActivationCodecAssignment(parsing: "default=int8; layers.*.attention=bf16"))
+}
+
 final class MemoryGuideTests: XCTestCase {
     /// Exact keeps x (2048·256 floats); Haar at rank 64 keeps z = xV (2048·64 floats).
     func testMemoryGuideExample() throws {
@@ -32,5 +40,22 @@ final class MemoryGuideTests: XCTestCase {
         XCTAssertEqual(haar.savedBytes, 2048 * 64 * 4)
         // The peak also holds x, y and the backward's transients, so it is larger than either.
         XCTAssertGreaterThan(exact.peakActivationBytes, exact.savedBytes)
+    }
+
+    /// The lean configuration saves a fraction of what exact saves on the same batch.
+    func testLeanConfigurationExample() throws {
+        let config = LlamaConfig(hiddenSize: 64, intermediateSize: 172, numHeads: 2, numLayers: 2, vocabSize: 64, maxSequenceLength: 64)
+        let tokens = (0..<128).map { Int32($0 % 64) }
+        func saved(_ lean: Bool) throws -> Int {
+            var rng = RNG(seed: 2)
+            let model = LlamaModel(config: config, rng: &rng)
+            if lean { try makeLean(model, rank: 16, seed: 0) }
+            Tape.current.reset()
+            let loss = model.loss(tokens: tokens, targets: tokens, batch: 2, seq: 64)
+            defer { loss.backward() }
+            return Tape.current.savedBytes
+        }
+        let exact = try saved(false), lean = try saved(true)
+        XCTAssertLessThan(Double(lean), 0.5 * Double(exact), "lean \(lean) vs exact \(exact)")
     }
 }
