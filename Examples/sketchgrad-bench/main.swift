@@ -14,6 +14,9 @@ let benchUsage = """
                    configuration (each in a fresh process), optionally beside PyTorch; JSON plus an SVG chart
                    [--config llama-20m] [--batch 8] [--seq 256] [--steps 3] [--warmup 1] [--threads 2] [--rank K]
                    [--pytorch PYTHON] [--chart PATH]
+      gradient-error  relative L2 error of each parameter group's gradient against exact, per op and codec and
+                   for the lean configuration, on one batch  [--config llama-20m] [--batch 8] [--seq 256]
+                   [--threads 2] [--rank K] [--seed 0]
     """
 
 let benchArguments = Array(CommandLine.arguments.dropFirst())
@@ -22,10 +25,11 @@ case "kernels":
     runKernelBenchmark(arguments: Array(benchArguments.dropFirst()))
 case "estimators":
     runEstimatorBenchmark(arguments: Array(benchArguments.dropFirst()))
-case "train", "memory":
+case "train", "memory", "gradient-error":
     do {
         let rest = Array(benchArguments.dropFirst())
-        let result = benchArguments[0] == "train" ? try runTrainBench(rest) : try runMemoryBench(rest)
+        let run = ["train": runTrainBench, "memory": runMemoryBench, "gradient-error": runGradientErrorBench][benchArguments[0]]!
+        let result = try run(rest)
         let json = try JSONSerialization.data(withJSONObject: result, options: [.prettyPrinted, .sortedKeys])
         print(String(decoding: json, as: UTF8.self))
     } catch {
