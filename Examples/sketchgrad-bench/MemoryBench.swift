@@ -7,8 +7,8 @@ import NN
 /// Configurations: exact; exact + checkpointing; estimators only; lean (estimators + saved-tensor
 /// codecs); lean + checkpointing; with `--pytorch PYTHON`, PyTorch eager and PyTorch with gradient
 /// checkpointing on the same model and batch. Prints one JSON object (per run: allocator peak by
-/// category, peak RSS, tokens/s, saved activation bytes, and ratios to exact) and writes an SVG
-/// bar chart (`--chart PATH`).
+/// category, the composition at the total's peak, peak RSS, tokens/s, saved activation bytes, and
+/// ratios to exact) and writes an SVG bar chart (`--chart PATH`) stacking the composition at the peak.
 ///
 /// Flags: `--config llama-20m`, `--batch 8`, `--seq 256`, `--steps 3` (timed), `--warmup 1`,
 /// `--threads 2`, `--rank K` (the estimators' rank, default hidden/4), `--pytorch PYTHON`,
@@ -52,9 +52,9 @@ func runMemoryBench(_ args: [String]) throws -> [String: Any] {
     addRatios(&results)
 
     let chartPath = flags.string("chart", "memory-\(configName)-\(batch)x\(seq).svg")
-    var chart = MemoryChart(title: "\(configName), batch \(batch) × seq \(seq): peak memory (allocator by category; RSS dashed)")
+    var chart = MemoryChart(title: "\(configName), batch \(batch) × seq \(seq): memory at the allocator's peak by category; peak RSS dashed")
     for r in results {
-        let peaks = r["peak_bytes"] as? [String: Int] ?? [:]
+        let peaks = r["bytes_at_peak"] as? [String: Int] ?? [:]
         let segments = ["parameter", "gradient", "optimizer", "activation", "workspace"].compactMap { c in
             peaks[c].map { (category: c, bytes: Double($0)) }
         }

@@ -59,6 +59,7 @@ func runTrainBench(_ args: [String]) throws -> [String: Any] {
         "ms_backward": median(timed.map(\.msBackward)),
         "ms_optimizer": median(timed.map(\.msOptimizer)),
         "peak_bytes": peaks,
+        "bytes_at_peak": timed.max { ($0.peakMemory["total"] ?? 0) < ($1.peakMemory["total"] ?? 0) }?.memoryAtPeak ?? [:],
         "peak_saved_activation_bytes": timed.map(\.savedActivationBytes).max() ?? 0,
         "allocator_cached_bytes": Memory.stats.cached,
         "peak_rss_bytes": processPeakRSS(),

@@ -22,6 +22,9 @@ public struct MemoryStats: Sendable, Equatable {
     public var peak: [Int]
     public var liveTotal: Int
     public var peakTotal: Int
+    /// Live bytes per category at the moment the total peaked (they sum to `peakTotal`; the
+    /// per-category peaks in `peak` happen at different moments and sum to more).
+    public var atPeak: [Int]
     /// Bytes kept by the allocator's buffer cache (free blocks ready for reuse); part of RSS, not of `live`.
     public var cached: Int
 
@@ -32,6 +35,13 @@ public struct MemoryStats: Sendable, Equatable {
     public var peakByCategory: [String: Int] {
         var d: [String: Int] = ["total": peakTotal]
         for c in MemoryCategory.allCases { d[c.description] = peak[c.rawValue] }
+        return d
+    }
+
+    /// `{"parameter": bytes, ...}` live at the total's peak, plus `total` (= `peakTotal`).
+    public var compositionAtPeak: [String: Int] {
+        var d: [String: Int] = ["total": peakTotal]
+        for c in MemoryCategory.allCases { d[c.description] = atPeak[c.rawValue] }
         return d
     }
 }
@@ -47,6 +57,7 @@ public enum Memory {
     nonisolated(unsafe) private static var peakBytes = [Int](repeating: 0, count: MemoryCategory.allCases.count)
     nonisolated(unsafe) private static var liveTotal = 0
     nonisolated(unsafe) private static var peakTotal = 0
+    nonisolated(unsafe) private static var atPeak = [Int](repeating: 0, count: MemoryCategory.allCases.count)
     /// Free blocks by size, each stamped with the generation in which it was freed.
     nonisolated(unsafe) private static var freeBlocks: [Int: [(block: UnsafeMutableRawPointer, generation: Int)]] = [:]
     nonisolated(unsafe) private static var generation = 0
@@ -72,7 +83,7 @@ public enum Memory {
 
     public static var stats: MemoryStats {
         lock.lock(); defer { lock.unlock() }
-        return MemoryStats(live: liveBytes, peak: peakBytes, liveTotal: liveTotal, peakTotal: peakTotal, cached: cachedBytes)
+        return MemoryStats(live: liveBytes, peak: peakBytes, liveTotal: liveTotal, peakTotal: peakTotal, atPeak: atPeak, cached: cachedBytes)
     }
 
     /// Sets every peak to the current live value.
@@ -80,20 +91,21 @@ public enum Memory {
         lock.lock(); defer { lock.unlock() }
         peakBytes = liveBytes
         peakTotal = liveTotal
+        atPeak = liveBytes
     }
 
     /// Runs `body` and returns the peaks reached inside it (absolute bytes, including what was live
     /// before). Nesting is safe: the enclosing scope's peaks still see the inner peaks.
     public static func measure<T>(_ body: () throws -> T) rethrows -> (result: T, stats: MemoryStats) {
         lock.lock()
-        let outerPeak = peakBytes, outerTotal = peakTotal
-        peakBytes = liveBytes; peakTotal = liveTotal
+        let outerPeak = peakBytes, outerTotal = peakTotal, outerAtPeak = atPeak
+        peakBytes = liveBytes; peakTotal = liveTotal; atPeak = liveBytes
         lock.unlock()
         let result = try body()
         lock.lock()
-        let inner = MemoryStats(live: liveBytes, peak: peakBytes, liveTotal: liveTotal, peakTotal: peakTotal, cached: cachedBytes)
+        let inner = MemoryStats(live: liveBytes, peak: peakBytes, liveTotal: liveTotal, peakTotal: peakTotal, atPeak: atPeak, cached: cachedBytes)
         for i in peakBytes.indices { peakBytes[i] = max(peakBytes[i], outerPeak[i]) }
-        peakTotal = max(peakTotal, outerTotal)
+        if outerTotal > peakTotal { peakTotal = outerTotal; atPeak = outerAtPeak }
         lock.unlock()
         return (result, inner)
     }
@@ -173,7 +185,11 @@ public enum Memory {
         liveBytes[c.rawValue] += delta
         liveTotal += delta
         if liveBytes[c.rawValue] > peakBytes[c.rawValue] { peakBytes[c.rawValue] = liveBytes[c.rawValue] }
-        if liveTotal > peakTotal { peakTotal = liveTotal }
+        if liveTotal > peakTotal {
+            peakTotal = liveTotal
+            // Element-wise, so neither array is copied on the allocation path.
+            for i in atPeak.indices { atPeak[i] = liveBytes[i] }
+        }
     }
 }
 

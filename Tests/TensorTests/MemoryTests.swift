@@ -51,6 +51,26 @@ final class MemoryTests: XCTestCase {
         withExtendedLifetime(small) {}
     }
 
+    /// The per-category peaks happen at different moments; `atPeak` is the composition when the
+    /// total peaked, so it sums to the total's peak.
+    func testCompositionAtThePeak() {
+        let (_, stats) = Memory.measure { () -> Int in
+            let base = Memory.stats
+            do {
+                let activations = Tensor.zeros([1000])                                  // +4000 activation
+                let work = Memory.withCategory(.workspace) { Tensor.zeros([500]) }      // +2000 workspace
+                withExtendedLifetime((activations, work)) {}
+            }
+            let grads = Memory.withCategory(.gradient) { Tensor.zeros([5000]) }         // +20000 after both are freed
+            withExtendedLifetime(grads) {}
+            return base.liveTotal
+        }
+        XCTAssertEqual(stats.atPeak.reduce(0, +), stats.peakTotal)
+        XCTAssertGreaterThanOrEqual(stats.atPeak[MemoryCategory.gradient.rawValue], 20000, "the gradient allocation is the peak")
+        XCTAssertGreaterThan(stats.peak.reduce(0, +), stats.peakTotal, "per-category peaks sum to more than the total's")
+        XCTAssertEqual(stats.compositionAtPeak["total"], stats.peakTotal)
+    }
+
     func testNestedMeasure() {
         let base = Memory.stats.liveTotal
         let (outer, outerStats) = Memory.measure { () -> Int in

@@ -13,6 +13,9 @@ public struct StepMetrics: Codable, Sendable {
     public var msOptimizer: Double
     /// Peak bytes per memory category during this step, plus `total`.
     public var peakMemory: [String: Int]
+    /// Bytes per category live when the step's total peaked (summing to its `total`); nil in
+    /// metrics written before this field existed.
+    public var memoryAtPeak: [String: Int]?
     /// Peak bytes the tape held as saved activations during this step.
     public var savedActivationBytes: Int
     public var validationLoss: Float?
@@ -20,6 +23,6 @@ public struct StepMetrics: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case step, loss, learningRate = "lr", tokensPerSecond = "tokens_per_s", gradNorm = "grad_norm"
         case msForward = "ms_forward", msBackward = "ms_backward", msOptimizer = "ms_optimizer"
-        case peakMemory = "peak_memory", savedActivationBytes = "saved_activation_bytes", validationLoss = "val_loss"
+        case peakMemory = "peak_memory", memoryAtPeak = "memory_at_peak", savedActivationBytes = "saved_activation_bytes", validationLoss = "val_loss"
     }
 }

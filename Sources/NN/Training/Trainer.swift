@@ -79,7 +79,8 @@ public final class Trainer {
         return StepMetrics(step: step, loss: lossSum / Float(options.gradAccum), learningRate: lr,
                            tokensPerSecond: Double(options.tokensPerStep) / (end - start), gradNorm: gradNorm,
                            msForward: forward * 1000, msBackward: backward * 1000, msOptimizer: (end - t2) * 1000,
-                           peakMemory: stats.peakByCategory, savedActivationBytes: savedPeak, validationLoss: nil)
+                           peakMemory: stats.peakByCategory, memoryAtPeak: stats.compositionAtPeak,
+                           savedActivationBytes: savedPeak, validationLoss: nil)
     }
 
     /// Mean next-token loss over the first `options.evalBatches` validation batches (always the
