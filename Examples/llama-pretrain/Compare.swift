@@ -16,6 +16,7 @@ struct Compare: ParsableCommand {
         """)
 
     @OptionGroup var flags: RunFlags
+    @OptionGroup var shared: SharedFlags
 
     @Option(parsing: .upToNextOption, help: "Estimator configurations to compare. Example: --runs exact 'haar(rank:64)'")
     var runs: [String] = ["exact"]
@@ -33,7 +34,7 @@ struct Compare: ParsableCommand {
     func run() throws {
         do {
             Interrupt.install()
-            let outURL = URL(fileURLWithPath: flags.out ?? "runs/compare")
+            let outURL = URL(fileURLWithPath: shared.out ?? "runs/compare")
             var plans: [(name: String, estimators: String, optimizer: String)] = []
             for r in runs {
                 let parts = r.split(separator: "@", maxSplits: 1).map(String.init)
@@ -47,7 +48,7 @@ struct Compare: ParsableCommand {
             var entries: [Entry] = []
             for (i, p) in plans.enumerated() {
                 print("== run \(i + 1)/\(plans.count): \(p.name)")
-                let session = try PretrainSession(flags.configuration(estimators: p.estimators, optimizer: p.optimizer))
+                let session = try PretrainSession(flags.configuration(shared, estimators: p.estimators, optimizer: p.optimizer))
                 let dir = outURL.appendingPathComponent(String(format: "%02d-", i + 1) + folderName(p.name))
                 let summary = try session.run(outDirectory: dir, reporter: ProgressReporter(label: "[\(p.name)] "),
                                               shouldStop: { Interrupt.isRequested })
@@ -80,7 +81,7 @@ struct Compare: ParsableCommand {
     }
 
     func writeCompareOutputs(_ entries: [Entry], to dir: URL) throws {
-        var plot = LossPlot(title: "validation loss — \(flags.config)")
+        var plot = LossPlot(title: "validation loss — \(flags.configuration(shared).model)")
         plot.yLabel = "validation loss"
         for e in entries {
             plot.series.append(.init(name: e.name, points: e.summary.validationCurve.map { (Double($0[0]), Double($0[1])) }))
