@@ -10,7 +10,7 @@ Build first: `swift build -c release`. Checks, on text that no tokenizer was tra
      ByteLevel with special tokens, Qwen2-style NFC + Split) and gives exactly their ids.
   3. Python `safetensors` reads every .safetensors file Sketchgrad wrote (checkpoint weights and
      training state, token ids, gradients) and finds the same ids.
-Exit code 1 on the first mismatch, with a line naming it.
+Prints one line per check and 'interop: N passed, M failed'; exit code 1 if any failed.
 """
 import argparse
 import json
@@ -55,6 +55,7 @@ class Checker:
         self.bin = pathlib.Path(bin_dir)
         self.work = work
         self.failures = 0
+        self.passes = 0
 
     def run(self, tool, *args):
         r = subprocess.run([str(self.bin / tool), *map(str, args)], capture_output=True, text=True)
@@ -71,7 +72,9 @@ class Checker:
 
     def expect(self, ok, what):
         print(("ok    " if ok else "FAIL  ") + what)
-        if not ok:
+        if ok:
+            self.passes += 1
+        else:
             self.failures += 1
 
 
@@ -188,7 +191,7 @@ def main():
     grads = load_file(str(work / "grads.safetensors"))
     c.expect("loss" in grads and "grad.lm_head.weight" in grads, "gradient dump has loss and grad.<name> tensors")
 
-    print(f"{c.failures} failed" if c.failures else "all interop checks passed")
+    print(f"interop: {c.passes} passed, {c.failures} failed")
     return 1 if c.failures else 0
 
 

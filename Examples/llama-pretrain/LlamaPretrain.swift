@@ -10,11 +10,30 @@ struct LlamaPretrain: ParsableCommand {
         discussion: """
         With no flags it trains LLaMA-20M for 100 steps on the built-in corpus and writes metrics.jsonl, loss.svg, summary.json, run.json and checkpoint/ (Hugging Face names) into --out.
 
+        The checkpoint folder also holds tokenizer.json and tokenizer_config.json, so transformers' AutoModelForCausalLM and AutoTokenizer load it as it is (MoE models as Mixtral, or Qwen2-MoE with a shared expert).
+
+        Data (--data, --valid-data): a UTF-8 text file; a .jsonl file of {"text": ...} documents (each followed by the end-of-sequence token) or of {"instruction", "context", "response"} records (databricks-dolly-15k), one example per row, loss on the response and its end-of-sequence token only, with the prompt
+
+          ### Instruction:
+          {instruction}
+
+          ### Input:
+          {context}
+
+          ### Response:
+
+        (the Input block only when the context is not empty); or token ids, .bin (uint16) or .u32.bin (uint32) little-endian as nanoGPT and llm.c write them, used without a tokenizer.
+
         Examples:
           llama-pretrain --data ../shared/data/shakespeare-train.txt --steps 200
           llama-pretrain --estimators 'default=exact; layers.*.mlp.*=gradlite(rank:64)'
           llama-pretrain --resume runs/default --steps 400
+          llama-pretrain --init models/TinyLlama-1.1B --data databricks-dolly-15k.jsonl --lr 2e-5 --seq 512
+          llama-pretrain --config llama-60m --data fineweb.u32.bin --vocab-size 50304
+          llama-pretrain --tokenizer models/Qwen2.5-0.5B --data notes.txt
           llama-pretrain compare --runs exact 'haar(rank:64)' --steps 100
+          llama-pretrain tokenize --tokenizer runs/default/checkpoint --text notes.txt --out ids.safetensors
+          llama-pretrain train-tokenizer --text corpus.txt --vocab-size 8000 --out tokenizers/corpus
         """,
         subcommands: [Compare.self, Tokenize.self, TrainTokenizer.self])
 
