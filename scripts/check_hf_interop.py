@@ -36,6 +36,22 @@ CODE = ["def f(x):\n    return x**2  # square\n", "if (a && b) { c++; }\r\n", "f
         "<|endoftext|>", "<|begin_of_text|>", "12345678", "3.14159", "----", "!!!", "  \t  "]
 
 
+def random_scalars(seed, count):
+    """Random Unicode scalars from every plane (no surrogates), weighted towards ASCII."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        r = rng.random()
+        if r < 0.5:
+            c = rng.randrange(0, 128)
+        elif r < 0.8:
+            c = rng.randrange(128, 0x3000)
+        else:
+            c = rng.randrange(0x3000, 0x110000)
+        out.append(chr(c) if not 0xD800 <= c < 0xE000 else " ")
+    return "".join(out)
+
+
 def text(seed, pieces):
     rng = random.Random(seed)
     out = []
@@ -138,7 +154,7 @@ def main():
 
     train_file, unseen_file = work / "train.txt", work / "unseen.txt"
     train_file.write_text(text(1, 20000), encoding="utf-8")
-    unseen = text(2, 4000) + "".join(UNICODE) + "\n" + "".join(CODE)
+    unseen = text(2, 4000) + "".join(UNICODE) + "\n" + "".join(CODE) + random_scalars(3, 3000)
     unseen_file.write_text(unseen, encoding="utf-8")
 
     # 1. Sketchgrad's tokenizer.json in Hugging Face.

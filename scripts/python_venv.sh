@@ -11,14 +11,7 @@ try_venv() { python3 -m venv "$venv" >/dev/null 2>&1 && [ -x "$venv/bin/pip" ]; 
 if ! [ -x "$venv/bin/pip" ] && ! { command -v python3 >/dev/null 2>&1 && try_venv; }; then
     echo "python_venv: installing python3 and python3-venv" >&2
     rm -rf "$venv"
-    SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then
-        command -v sudo >/dev/null 2>&1 || { echo "python_venv: need root or sudo to install python3-venv" >&2; exit 1; }
-        SUDO="sudo"
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq python3 python3-venv >/dev/null
+    bash "$(dirname "$0")/apt_install.sh" python3 python3-venv
     try_venv || { echo "python_venv: cannot create a virtual environment at $venv" >&2; exit 1; }
 fi
 "$venv/bin/pip" install -q --disable-pip-version-check "$@"

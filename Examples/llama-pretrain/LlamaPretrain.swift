@@ -28,7 +28,7 @@ struct LlamaPretrain: ParsableCommand {
           llama-pretrain --data ../shared/data/shakespeare-train.txt --steps 200
           llama-pretrain --estimators 'default=exact; layers.*.mlp.*=gradlite(rank:64)'
           llama-pretrain --resume runs/default --steps 400
-          llama-pretrain --init models/TinyLlama-1.1B --data databricks-dolly-15k.jsonl --lr 2e-5 --seq 512
+          llama-pretrain --init models/my-llama3 --data databricks-dolly-15k.jsonl --lr 2e-5 --seq 512
           llama-pretrain --config llama-60m --data fineweb.u32.bin --vocab-size 50304
           llama-pretrain --tokenizer models/Qwen2.5-0.5B --data notes.txt
           llama-pretrain compare --runs exact 'haar(rank:64)' --steps 100

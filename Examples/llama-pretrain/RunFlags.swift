@@ -7,7 +7,7 @@ struct RunFlags: ParsableArguments {
     @Option(help: "Model: a preset (llama-20m, llama-60m, llama-100m, llama-130m) or a Hugging Face config.json path (default llama-20m). Example: --config llama-60m")
     var config: String?
 
-    @Option(name: .customLong("init"), help: "Fine-tune a Hugging Face LLaMA folder: config.json, model.safetensors (or a sharded model.safetensors.index.json; F32/F16/BF16) and tokenizer.json. Example: --init models/TinyLlama --data dolly.jsonl")
+    @Option(name: .customLong("init"), help: "Fine-tune a Hugging Face LLaMA folder: config.json, model.safetensors (or a sharded model.safetensors.index.json; F32/F16/BF16) and tokenizer.json. Without a byte-level tokenizer.json (GPT-2/Qwen/LLaMA-3 style), train on token files. Example: --init models/my-llama3 --data dolly.jsonl")
     var initFrom: String?
 
     @Option(help: "Training data: UTF-8 text; JSONL (.jsonl) of {\"text\": ...} documents or {\"instruction\", \"context\", \"response\"} records (loss on responses only); or token ids (.bin uint16, .u32.bin uint32, little-endian, as nanoGPT/llm.c). Without it, the built-in synthetic corpus is used. Example: --data ../shared/data/shakespeare-train.txt")

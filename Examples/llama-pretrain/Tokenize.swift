@@ -24,7 +24,7 @@ struct Tokenize: ParsableCommand {
             }
             let t = try BPETokenizer.load(from: URL(fileURLWithPath: tokenizer))
             let textURL = URL(fileURLWithPath: text)
-            let ids = try t.encode(contentsOf: textURL, cacheDirectory: FileManager.default.temporaryDirectory)
+            let ids = try t.encode(contentsOf: textURL, useCache: false)
             var writer = SafetensorsWriter(metadata: ["source": textURL.lastPathComponent])
             writer.add("input_ids", int32: ids, shape: [1, ids.count])
             try writer.write(to: URL(fileURLWithPath: out))

@@ -30,9 +30,10 @@ extension BPETokenizer {
     /// The tokens of a text file, cached in a small binary file keyed by a hash of the text and of
     /// this tokenizer (`<file name>.tokens-<hash>.bin` in `cacheDirectory`, default beside the
     /// text), so a second run starts at once. A corrupt cache is ignored and rewritten.
+    /// With `useCache` false nothing is read from or written to the cache.
     /// - Throws: `DataError` if the text file is missing, not a file, empty or unreadable, or not
     ///   UTF-8 for a tokenizer that works on text (an imported one).
-    public func encode(contentsOf textFile: URL, cacheDirectory: URL? = nil) throws -> [Int32] {
+    public func encode(contentsOf textFile: URL, cacheDirectory: URL? = nil, useCache: Bool = true) throws -> [Int32] {
         let bytes = try DataFiles.read(textFile)
         var hash = FNV1a()
         hash.combine(bytes)
@@ -40,7 +41,7 @@ extension BPETokenizer {
         let key = hash.value
         let cache = DataFiles.Cache(textFile: textFile, directory: cacheDirectory)
         let name = "\(textFile.lastPathComponent).tokens-\(DataFiles.Cache.hex(key)).bin"
-        if let cached = try? DataFiles.read(cache.url(name)),
+        if useCache, let cached = try? DataFiles.read(cache.url(name)),
            let tokens = TokenCacheFile.decode(cached, key: key, vocabSize: vocabSize) {
             return tokens
         }
@@ -48,7 +49,7 @@ extension BPETokenizer {
             throw DataError.corrupt(path: textFile.path, reason: "not valid UTF-8, which this tokenizer's text pipeline needs")
         }
         let tokens = encode(bytes: bytes)
-        cache.store(as: name) { try DataFiles.write(TokenCacheFile.encode(tokens, key: key), to: $0) }
+        if useCache { cache.store(as: name) { try DataFiles.write(TokenCacheFile.encode(tokens, key: key), to: $0) } }
         return tokens
     }
 

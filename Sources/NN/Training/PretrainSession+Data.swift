@@ -73,13 +73,14 @@ extension PretrainSession {
     }
 
     /// `--tokenizer`, else the tokenizer.json of the `--init` folder (required there unless the
-    /// data is a token file).
+    /// data is a token file, where an absent or unsupported one is no tokenizer).
     static func givenTokenizer(_ config: RunConfiguration) throws -> BPETokenizer? {
         if let path = config.tokenizerFile { return try BPETokenizer.load(from: URL(fileURLWithPath: path)) }
         guard let initFrom = config.initFrom else { return nil }
         let file = URL(fileURLWithPath: initFrom).appendingPathComponent(BPETokenizer.fileName)
+        // Token files need no tokenizer: one that cannot be read (SentencePiece style) is skipped.
+        if let data = config.dataFile, DataKind(data) == .tokens { return try? BPETokenizer.load(from: file) }
         if FileManager.default.fileExists(atPath: file.path) { return try BPETokenizer.load(from: file) }
-        if let data = config.dataFile, DataKind(data) == .tokens { return nil }
         throw RunError("--init \(initFrom) has no \(BPETokenizer.fileName); pass --tokenizer PATH or train on a token file")
     }
 

@@ -55,37 +55,42 @@ struct TextPipeline: Sendable, Equatable {
 
     /// The chunks of (already normalized) text, as UTF-8 bytes, in order.
     func chunks(_ text: [Unicode.Scalar], _ body: ([UInt8]) -> Void) {
-        var pieces = [text]
-        for step in steps {
-            var next: [[Unicode.Scalar]] = []
-            for piece in pieces {
-                switch step {
-                case let .split(regex, behavior):
-                    Self.split(piece, regex, keepMatches: behavior == .isolated) { next.append($0) }
-                case let .byteLevel(addPrefixSpace, useRegex):
-                    var p = piece
-                    if addPrefixSpace && p.first != " " { p.insert(" ", at: 0) }
-                    if useRegex { Self.split(p, Self.gpt2Regex, keepMatches: true) { next.append($0) } } else { next.append(p) }
-                }
-            }
-            pieces = next
+        var bytes: [UInt8] = []
+        forEachPiece(text[...], step: 0) { piece in
+            bytes.removeAll(keepingCapacity: true)
+            for scalar in piece { UTF8.encode(scalar) { bytes.append($0) } }
+            body(bytes)
         }
-        for piece in pieces where !piece.isEmpty {
-            var s = String.UnicodeScalarView()
-            s.append(contentsOf: piece)
-            body(Array(String(s).utf8))
+    }
+
+    /// Runs steps `step...` on `piece`, depth first, so no list of pieces is ever built.
+    private func forEachPiece(_ piece: ArraySlice<Unicode.Scalar>, step: Int, _ body: (ArraySlice<Unicode.Scalar>) -> Void) {
+        guard step < steps.count else {
+            if !piece.isEmpty { body(piece) }
+            return
+        }
+        switch steps[step] {
+        case let .split(regex, behavior):
+            Self.split(piece, regex, keepMatches: behavior == .isolated) { forEachPiece($0, step: step + 1, body) }
+        case let .byteLevel(addPrefixSpace, useRegex):
+            let prefixed: ArraySlice<Unicode.Scalar> = addPrefixSpace && piece.first != " " ? (CollectionOfOne(" ") + piece)[...] : piece
+            if useRegex {
+                Self.split(prefixed, Self.gpt2Regex, keepMatches: true) { forEachPiece($0, step: step + 1, body) }
+            } else {
+                forEachPiece(prefixed, step: step + 1, body)
+            }
         }
     }
 
     /// The matches of `regex` and the text between them, in order (empty pieces dropped).
-    private static func split(_ text: [Unicode.Scalar], _ regex: TokenRegex, keepMatches: Bool,
-                              _ body: ([Unicode.Scalar]) -> Void) {
-        var previous = 0
+    private static func split(_ text: ArraySlice<Unicode.Scalar>, _ regex: TokenRegex, keepMatches: Bool,
+                              _ body: (ArraySlice<Unicode.Scalar>) -> Void) {
+        var previous = text.startIndex
         regex.forEachMatch(in: text) { range in
-            if previous < range.lowerBound { body(Array(text[previous..<range.lowerBound])) }
-            if keepMatches, !range.isEmpty { body(Array(text[range])) }
+            if previous < range.lowerBound { body(text[previous..<range.lowerBound]) }
+            if keepMatches, !range.isEmpty { body(text[range]) }
             previous = range.upperBound
         }
-        if previous < text.count { body(Array(text[previous...])) }
+        if previous < text.endIndex { body(text[previous...]) }
     }
 }

@@ -31,16 +31,16 @@ struct TokenRegex: Sendable, Equatable {
 
     static func == (a: TokenRegex, b: TokenRegex) -> Bool { a.pattern == b.pattern }
 
-    /// Calls `body` with every non-overlapping match in `text`, leftmost first (Oniguruma's
-    /// `find_iter`): a search resumes at the end of the previous match, one scalar further after an
-    /// empty match.
-    func forEachMatch(in text: [Unicode.Scalar], _ body: (Range<Int>) -> Void) {
+    /// Calls `body` with every non-overlapping match in `text` (ranges are indices of `text`),
+    /// leftmost first (Oniguruma's `find_iter`): a search resumes at the end of the previous match,
+    /// one scalar further after an empty match.
+    func forEachMatch(in text: ArraySlice<Unicode.Scalar>, _ body: (Range<Int>) -> Void) {
         let matcher = Matcher(text: text)
-        var start = 0
-        while start <= text.count {
+        var start = text.startIndex
+        while start <= text.endIndex {
             var found: Range<Int>?
             var s = start
-            while s <= text.count {
+            while s <= text.endIndex {
                 if let end = matcher.match(root, at: s) {
                     found = s..<end
                     break
@@ -53,10 +53,14 @@ struct TokenRegex: Sendable, Equatable {
         }
     }
 
+    func forEachMatch(in text: [Unicode.Scalar], _ body: (Range<Int>) -> Void) {
+        forEachMatch(in: text[...], body)
+    }
+
     /// The backtracking matcher: continuation-passing over the pattern tree, so alternation and
     /// repetition retry the rest of the pattern on failure without building a state machine.
     private struct Matcher {
-        let text: [Unicode.Scalar]
+        let text: ArraySlice<Unicode.Scalar>
 
         /// The end of the highest-priority match of `node` at `position`, or nil.
         func match(_ node: Node, at position: Int) -> Int? {
@@ -71,7 +75,7 @@ struct TokenRegex: Sendable, Equatable {
         private func run(_ node: Node, _ i: Int, _ k: (Int) -> Bool) -> Bool {
             switch node {
             case .scalar, .set, .any:
-                return i < text.count && single(node, text[i]) && k(i + 1)
+                return i < text.endIndex && single(node, text[i]) && k(i + 1)
             case .sequence(let nodes):
                 return sequence(nodes[...], i, k)
             case .alternation(let alternatives):
@@ -100,7 +104,7 @@ struct TokenRegex: Sendable, Equatable {
         /// from the longest (greedy) or shortest (lazy) allowed length.
         private func repeatSingle(_ node: Node, _ min: Int, _ max: Int?, _ lazy: Bool,
                                   _ i: Int, _ k: (Int) -> Bool) -> Bool {
-            let limit = max.map { Swift.min(i + $0, text.count) } ?? text.count
+            let limit = max.map { Swift.min(i + $0, text.endIndex) } ?? text.endIndex
             var end = i
             while end < limit, single(node, text[end]) { end += 1 }
             guard end - i >= min else { return false }
