@@ -30,7 +30,7 @@ struct LlamaPretrain: ParsableCommand {
           llama-pretrain --resume runs/default --steps 400
           llama-pretrain --init models/my-llama3 --data databricks-dolly-15k.jsonl --lr 2e-5 --seq 512
           llama-pretrain --config llama-60m --data fineweb.u32.bin --vocab-size 50304
-          llama-pretrain --tokenizer models/Qwen2.5-0.5B --data notes.txt
+          llama-pretrain --tokenizer models/Qwen2.5-0.5B --vocab-size 151936 --data notes.txt
           llama-pretrain compare --runs exact 'haar(rank:64)' --steps 100
           llama-pretrain tokenize --tokenizer runs/default/checkpoint --text notes.txt --out ids.safetensors
           llama-pretrain train-tokenizer --text corpus.txt --vocab-size 8000 --out tokenizers/corpus
