@@ -10,12 +10,5 @@ have_libs() {
 if have_libs; then exit 0; fi
 
 echo "bootstrap: installing libopenblas-dev and liblapacke-dev" >&2
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || { echo "bootstrap: need root or sudo to install libopenblas-dev liblapacke-dev" >&2; exit 1; }
-    SUDO="sudo"
-fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq libopenblas-dev liblapacke-dev pkg-config >/dev/null
+bash "$(dirname "$0")/apt_install.sh" libopenblas-dev liblapacke-dev pkg-config
 have_libs || { echo "bootstrap: OpenBLAS/LAPACKE still not found after install" >&2; exit 1; }

@@ -18,6 +18,7 @@ struct Compare: ParsableCommand {
         """)
 
     @OptionGroup var flags: RunFlags
+    @OptionGroup var shared: SharedFlags
 
     @Option(parsing: .upToNextOption, help: "Configurations to compare: SPEC[@OPTIMIZER] or 'NAME: FLAGS'. Example: --runs exact 'haar(rank:64)' 'bf16: --activations default=bf16'")
     var runs: [String] = ["exact"]
@@ -36,8 +37,8 @@ struct Compare: ParsableCommand {
     func run() throws {
         do {
             Interrupt.install()
-            let outURL = URL(fileURLWithPath: flags.out ?? "runs/compare")
-            let plans = try runs.flatMap { try ComparePlan.plans(entry: $0, base: flags, optimizers: optimizers) }
+            let outURL = URL(fileURLWithPath: shared.out ?? "runs/compare")
+            let plans = try runs.flatMap { try ComparePlan.plans(entry: $0, base: flags, shared: shared, optimizers: optimizers) }
             // Parse every configuration before training any, so a typo fails at once.
             for p in plans {
                 let c = p.configuration
@@ -80,7 +81,7 @@ struct Compare: ParsableCommand {
     }
 
     func writeCompareOutputs(_ entries: [Entry], to dir: URL) throws {
-        var plot = LossPlot(title: "validation loss — \(flags.config)")
+        var plot = LossPlot(title: "validation loss — \(flags.configuration(shared).model)")
         plot.yLabel = "validation loss"
         for e in entries {
             plot.series.append(.init(name: e.name, points: e.summary.validationCurve.map { (Double($0[0]), Double($0[1])) }))

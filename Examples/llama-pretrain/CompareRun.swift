@@ -12,7 +12,7 @@ struct ComparePlan {
     ///   runs once per `optimizers` entry (default: the common `--optimizer`).
     /// - `NAME: FLAGS`: the common flags with `FLAGS` (shell-quoted, see `CompareOverrides`) on top,
     ///   e.g. `lean: --estimators 'default=exact; layers.*=gradlite(rank:64)' --activations 'default=int8'`.
-    static func plans(entry: String, base: RunFlags, optimizers: [String]) throws -> [ComparePlan] {
+    static func plans(entry: String, base: RunFlags, shared: SharedFlags, optimizers: [String]) throws -> [ComparePlan] {
         let text = entry.trimmingCharacters(in: .whitespaces)
         guard !text.isEmpty else { throw ValidationError("--runs: an entry is empty") }
         if let colon = text.firstIndex(of: ":"), text[text.index(after: colon)...].trimmingCharacters(in: .whitespaces).hasPrefix("--") {
@@ -23,14 +23,14 @@ struct ComparePlan {
             do { overrides = try CompareOverrides.parse(tokens) } catch {
                 throw ValidationError("--runs: entry '\(name)': \(CompareOverrides.message(for: error))")
             }
-            return [ComparePlan(name: name, configuration: overrides.applied(to: base.configuration()))]
+            return [ComparePlan(name: name, configuration: overrides.applied(to: base.configuration(shared)))]
         }
         let parts = text.split(separator: "@", maxSplits: 1).map(String.init)
         let estimators = parts[0].contains("=") ? parts[0] : "default=exact; layers.*=\(parts[0])"
         let chosen = parts.count == 2 ? [parts[1]] : (optimizers.isEmpty ? [base.optimizer] : optimizers)
         return chosen.map { o in
             ComparePlan(name: parts.count == 2 || optimizers.count > 1 ? "\(parts[0]) @ \(o)" : parts[0],
-                        configuration: base.configuration(estimators: estimators, optimizer: o))
+                        configuration: base.configuration(shared, estimators: estimators, optimizer: o))
         }
     }
 }

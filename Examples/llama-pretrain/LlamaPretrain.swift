@@ -10,15 +10,35 @@ struct LlamaPretrain: ParsableCommand {
         discussion: """
         With no flags it trains LLaMA-20M for 100 steps on the built-in corpus and writes metrics.jsonl, loss.svg, summary.json, run.json and checkpoint/ (Hugging Face names) into --out.
 
+        The checkpoint folder also holds tokenizer.json and tokenizer_config.json, so transformers' AutoModelForCausalLM and AutoTokenizer load it as it is (MoE models as Mixtral, or Qwen2-MoE with a shared expert).
+
+        Data (--data, --valid-data): a UTF-8 text file; a .jsonl file of {"text": ...} documents (each followed by the end-of-sequence token) or of {"instruction", "context", "response"} records (databricks-dolly-15k), one example per row, loss on the response and its end-of-sequence token only, with the prompt
+
+          ### Instruction:
+          {instruction}
+
+          ### Input:
+          {context}
+
+          ### Response:
+
+        (the Input block only when the context is not empty); or token ids, .bin (uint16) or .u32.bin (uint32) little-endian as nanoGPT and llm.c write them, used without a tokenizer.
+
         Examples:
           llama-pretrain --data ../shared/data/shakespeare-train.txt --steps 200
           llama-pretrain --estimators 'default=exact; layers.*.mlp.*=gradlite(rank:64)'
           llama-pretrain --resume runs/default --steps 400
+          llama-pretrain --init models/my-llama3 --data databricks-dolly-15k.jsonl --lr 2e-5 --seq 512
+          llama-pretrain --config llama-60m --data fineweb.u32.bin --vocab-size 50304
+          llama-pretrain --tokenizer models/Qwen2.5-0.5B --vocab-size 151936 --data notes.txt
           llama-pretrain compare --runs exact 'haar(rank:64)' --steps 100
+          llama-pretrain tokenize --tokenizer runs/default/checkpoint --text notes.txt --out ids.safetensors
+          llama-pretrain train-tokenizer --text corpus.txt --vocab-size 8000 --out tokenizers/corpus
         """,
-        subcommands: [Compare.self])
+        subcommands: [Compare.self, Tokenize.self, TrainTokenizer.self])
 
     @OptionGroup var flags: RunFlags
+    @OptionGroup var shared: SharedFlags
 
     @Option(help: "Continue the run saved in this --out folder; reproduces the uninterrupted run exactly (same thread count). Other model/data flags are taken from the saved run. Example: --resume runs/exact --steps 400")
     var resume: String?
@@ -40,23 +60,25 @@ struct LlamaPretrain: ParsableCommand {
             if let resume {
                 let dir = URL(fileURLWithPath: resume)
                 session = try PretrainSession.resume(from: dir, steps: flags.steps)
-                outURL = flags.out.map { URL(fileURLWithPath: $0) } ?? dir
+                outURL = shared.out.map { URL(fileURLWithPath: $0) } ?? dir
                 print("resuming \(dir.path) at step \(session.trainer.step) of \(session.configuration.training.steps)")
             } else {
-                session = try PretrainSession(flags.configuration())
-                outURL = URL(fileURLWithPath: flags.out ?? "runs/default")
+                session = try PretrainSession(flags.configuration(shared))
+                outURL = URL(fileURLWithPath: shared.out ?? "runs/default")
             }
             printHeader(session)
             let summary = try session.run(outDirectory: outURL, reporter: ProgressReporter(),
                                           shouldStop: { Interrupt.isRequested })
             printFooter(summary, out: outURL)
-            if sample > 0 {
+            if sample > 0, let tokenizer = session.tokenizer {
                 var rng = RNG(seed: session.configuration.training.seed, stream: 0x5A3D1E)
-                let ids = session.model.generate(prompt: session.tokenizer.encode(prompt), count: sample,
+                let ids = session.model.generate(prompt: tokenizer.encode(prompt), count: sample,
                                                  maxContext: session.configuration.training.seq,
                                                  temperature: temperature,
-                                                 vocabularyLimit: session.tokenizer.vocabSize, rng: &rng)
-                print("sample: \(prompt)\(session.tokenizer.decode(ids))")
+                                                 vocabularyLimit: tokenizer.vocabSize, rng: &rng)
+                print("sample: \(prompt)\(tokenizer.decode(ids))")
+            } else if sample > 0 {
+                print("sample: skipped (token-file data without --tokenizer has no text)")
             }
         } catch {
             fail(error)
@@ -67,7 +89,7 @@ struct LlamaPretrain: ParsableCommand {
         let c = s.configuration, t = c.training
         let m = s.modelConfig
         print("model \(c.model): \(s.model.parameterCount) parameters (hidden \(m.hiddenSize), \(m.numLayers) layers, \(m.numHeads) heads, vocab \(m.vocabSize)\(m.moe.map { ", MoE \($0.experts) experts top-\($0.topK)\($0.sharedExpert ? " + shared" : "")" } ?? ""))")
-        print("data: \(s.dataset.source) — \(s.dataset.trainTokens.count) train / \(s.dataset.validationTokens.count) validation tokens, tokenizer vocabulary \(s.tokenizer.vocabSize)")
+        print("data: \(s.dataset.source) — \(s.dataset.trainTokens.count) train / \(s.dataset.validationTokens.count) validation tokens, \(s.tokenizer.map { "tokenizer vocabulary \($0.vocabSize)" } ?? "token ids, no tokenizer")\(s.dataset.trainExamples.map { ", \($0.count) instruction examples (loss on responses)" } ?? "")")
         print("estimators: \(s.assignment.description)  (the output head is fused with the loss and always exact)")
         print("saved activations: \(s.activationCodecs.description)")
         print("optimizer: \(s.optimizer.description); lr \(t.learningRate), warmup \(t.warmup), cosine to \(t.minLearningRateRatio)×, clip \(t.clip), batch \(t.batch)×\(t.seq)×\(t.gradAccum), threads \(c.threads)\(c.checkpointBlocks ? ", checkpointed blocks" : "")")

@@ -4,17 +4,17 @@ import NN
 
 /// The flags shared by `train` and `compare`: model, data and optimisation hyper-parameters.
 struct RunFlags: ParsableArguments {
-    @Option(help: "Model: a preset (llama-20m, llama-60m, llama-100m, llama-130m) or a Hugging Face config.json path. Example: --config llama-60m")
-    var config = "llama-20m"
+    @Option(help: "Model: a preset (llama-20m, llama-60m, llama-100m, llama-130m) or a Hugging Face config.json path (default llama-20m). Example: --config llama-60m")
+    var config: String?
 
-    @Option(help: "Training text file (UTF-8). Without it, the built-in synthetic corpus is used. Example: --data ../shared/data/shakespeare-train.txt")
+    @Option(name: .customLong("init"), help: "Fine-tune a Hugging Face LLaMA folder: config.json, model.safetensors (or a sharded model.safetensors.index.json; F32/F16/BF16) and tokenizer.json. Without a byte-level tokenizer.json (GPT-2/Qwen/LLaMA-3 style), train on token files. Example: --init models/my-llama3 --data dolly.jsonl")
+    var initFrom: String?
+
+    @Option(help: "Training data: UTF-8 text; JSONL (.jsonl) of {\"text\": ...} documents or {\"instruction\", \"context\", \"response\"} records (loss on responses only); or token ids (.bin uint16, .u32.bin uint32, little-endian, as nanoGPT/llm.c). Without it, the built-in synthetic corpus is used. Example: --data ../shared/data/shakespeare-train.txt")
     var data: String?
 
-    @Option(help: "Validation text file; without it the last 5% of the training tokens are held out. Example: --valid-data ../shared/data/shakespeare-valid.txt")
+    @Option(help: "Validation data of the same kind as --data; without it the last 5% of the training tokens (or records) are held out. Example: --valid-data ../shared/data/shakespeare-valid.txt")
     var validData: String?
-
-    @Option(help: "Vocabulary of the model and target of the tokenizer (default: the model configuration's). Example: --vocab-size 8000")
-    var vocabSize: Int?
 
     @Option(help: "Optimizer steps (default 100; with --resume, the new total). Example: --steps 200")
     var steps: Int?
@@ -70,16 +70,21 @@ struct RunFlags: ParsableArguments {
     @Option(help: "Kernel and BLAS threads. Example: --threads 2")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(help: "Output folder (default runs/default; compare: runs/compare with one subfolder per run; with --resume: the resumed folder). Example: --out runs/exact")
-    var out: String?
-
     /// The run these flags describe, with `estimators` and `optimizer` overridable (compare mode).
-    func configuration(estimators: String? = nil, optimizer: String? = nil) -> RunConfiguration {
+    func validate() throws {
+        if config != nil && initFrom != nil {
+            throw ValidationError("--config and --init both set the model (--init reads config.json from its folder)")
+        }
+    }
+
+    func configuration(_ shared: SharedFlags, estimators: String? = nil, optimizer: String? = nil) -> RunConfiguration {
         var c = RunConfiguration()
-        c.model = config
+        c.model = config ?? initFrom.map { URL(fileURLWithPath: $0).appendingPathComponent("config.json").path } ?? c.model
+        c.initFrom = initFrom
+        c.tokenizerFile = shared.tokenizer
         c.dataFile = data
         c.validationFile = validData
-        c.vocabSize = vocabSize
+        c.vocabSize = shared.vocabSize
         c.training.steps = steps ?? 100
         c.training.batch = batch
         c.training.seq = seq

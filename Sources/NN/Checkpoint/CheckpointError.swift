@@ -67,6 +67,8 @@ public enum CheckpointMismatch: Equatable, CustomStringConvertible {
     case wrongDType(name: String, found: String)
     /// A model parameter whose internal path has no name in the file's naming scheme.
     case unmappable(parameter: String, reason: String)
+    /// A tensor the format requires holds a value the model cannot represent.
+    case unsupportedValue(name: String, reason: String)
 
     public var description: String {
         switch self {
@@ -80,6 +82,8 @@ public enum CheckpointMismatch: Equatable, CustomStringConvertible {
             return "\(name) has dtype \(found), expected F32, F16 or BF16"
         case .unmappable(let parameter, let reason):
             return "model parameter \(parameter) has no file name (\(reason))"
+        case .unsupportedValue(let name, let reason):
+            return "\(name) \(reason)"
         }
     }
 }

@@ -66,7 +66,10 @@ public func computeLlamaGradients(model: LlamaModel, ids: [Int32], batch: Int, s
     var gradients: [(name: String, gradient: Tensor)] = []
     for (path, p) in model.namedParameters() {
         // A parameter the loss does not reach has gradient zero (as PyTorch reports after zeroing).
-        gradients.append((try nameMap.fileName(path), p.grad ?? Tensor.zeros(p.shape)))
+        // A file value stored as scale × parameter has gradient grad / scale.
+        let name = try nameMap.fileName(path), scale = nameMap.fileScale(name)
+        let g = p.grad ?? Tensor.zeros(p.shape)
+        gradients.append((name, scale == 1 ? g : g * (1 / scale)))
     }
     model.zeroGrad()
     return LlamaGradientDump(loss: value, gradients: gradients, batch: batch, seq: seq)
@@ -134,8 +137,8 @@ public func runLlamaGradients(model modelURL: URL, config configURL: URL, input 
     let (ids, batch, seq) = try readInputIDs(from: inputURL, config: config)
     var rng = RNG(seed: 0) // every weight is overwritten by the file
     let model = LlamaModel(config: config, rng: &rng)
-    try loadWeights(into: model, from: modelURL, nameMap: .llamaHuggingFace)
-    let dump = try computeLlamaGradients(model: model, ids: ids, batch: batch, seq: seq)
+    try loadWeights(into: model, from: modelURL, nameMap: .huggingFace(config))
+    let dump = try computeLlamaGradients(model: model, ids: ids, batch: batch, seq: seq, nameMap: .huggingFace(config))
     try dump.writer().write(to: outputURL)
     return dump
 }

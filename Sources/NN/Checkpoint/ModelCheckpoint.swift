@@ -20,7 +20,14 @@ public func saveWeights(of model: Module, to url: URL, nameMap: CheckpointNameMa
 
 func weightsWriter(of model: Module, nameMap: CheckpointNameMap, metadata: [String: String]) throws -> SafetensorsWriter {
     var w = SafetensorsWriter(metadata: metadata.merging(["format": "pt"]) { a, _ in a })
-    for (path, p) in model.namedParameters() { w.add(try nameMap.fileName(path), p.value) }
+    var shapes: [String: [Int]] = [:]
+    for (path, p) in model.namedParameters() {
+        let name = try nameMap.fileName(path)
+        let scale = nameMap.fileScale(name)
+        w.add(name, scale == 1 ? p.value : p.value * scale)
+        shapes[name] = p.shape
+    }
+    for (name, shape) in nameMap.fixedEntries(shapes) { w.add(name, Tensor.zeros(shape)) }
     return w
 }
 
@@ -56,11 +63,23 @@ public func loadWeights(into model: Module, from url: URL, nameMap: CheckpointNa
             plan.append((p, file, name))
         }
     }
+    let fixed = nameMap.fixedEntries(Dictionary(uniqueKeysWithValues: plan.map { ($0.2, $0.0.shape) }))
     for name in source.names where !expected.contains(name) && !nameMap.isIgnoredFileEntry(name) {
-        mismatches.append(.unexpected(name: name))
+        guard let shape = fixed[name], let (file, entry) = source.lookup(name), SafetensorsFile.isReadableAsFloat(entry.dtype) else {
+            mismatches.append(.unexpected(name: name))
+            continue
+        }
+        if entry.shape != shape {
+            mismatches.append(.wrongShape(name: name, expected: shape, found: entry.shape))
+        } else if try file.floatTensor(name).scalars.contains(where: { $0 != 0 }) {
+            mismatches.append(.unsupportedValue(name: name, reason: "must be zero (Sketchgrad's shared expert is ungated)"))
+        }
     }
     guard mismatches.isEmpty else { throw CheckpointError.mismatches(path: source.path, mismatches) }
-    for (p, file, name) in plan { p.value = try file.floatTensor(name) }
+    for (p, file, name) in plan {
+        let scale = nameMap.fileScale(name)
+        p.value = scale == 1 ? try file.floatTensor(name) : try file.floatTensor(name) * (1 / scale)
+    }
 }
 
 /// Saves a checkpoint directory: `model.safetensors` (weights), and when given,

@@ -1,24 +1,30 @@
 extension BPETokenizer {
-    /// Learns merges on the UTF-8 bytes of `text`; see ``train(bytes:vocabSize:minPairCount:)``.
-    public static func train(text: String, vocabSize: Int, minPairCount: Int = 1) -> BPETokenizer {
-        train(bytes: Array(text.utf8), vocabSize: vocabSize, minPairCount: minPairCount)
+    /// Learns merges on the UTF-8 bytes of `text`; see ``train(bytes:vocabSize:minPairCount:specialTokens:)``.
+    public static func train(text: String, vocabSize: Int, minPairCount: Int = 1,
+                             specialTokens: [String] = []) -> BPETokenizer {
+        train(bytes: Array(text.utf8), vocabSize: vocabSize, minPairCount: minPairCount, specialTokens: specialTokens)
     }
 
-    /// Learns merges on `bytes` until the vocabulary holds `vocabSize` tokens.
+    /// Learns merges on `bytes` until the vocabulary, with `specialTokens` after the learned
+    /// tokens, holds `vocabSize` tokens.
     ///
     /// Each step merges the most frequent adjacent pair (ties: the smallest `(left, right)`), so
-    /// the result is deterministic. Training stops early, with a smaller ``vocabSize``, when no pair
-    /// occurs at least `minPairCount` times (e.g. every chunk is already a single token).
+    /// the result is deterministic. A merge whose bytes already form a token reuses that token (as
+    /// Hugging Face's trainer does), so every token has distinct bytes and the vocabulary can be
+    /// written as a `tokenizer.json`. Training stops early, with a smaller ``vocabSize``, when no
+    /// pair occurs at least `minPairCount` times (e.g. every chunk is already a single token).
+    /// Special tokens never occur inside the training text's chunks: they are cut out first.
     /// - Parameters:
-    ///   - vocabSize: target size, at least 256 (the byte tokens).
+    ///   - vocabSize: target size, at least 256 (the byte tokens) plus the special tokens.
     ///   - minPairCount: the least number of occurrences for a pair to be merged.
-    public static func train(bytes: [UInt8], vocabSize: Int, minPairCount: Int = 1) -> BPETokenizer {
-        precondition(vocabSize >= byteTokenCount,
-                     "BPETokenizer.train: vocabSize \(vocabSize) is below the \(byteTokenCount) byte tokens")
+    public static func train(bytes: [UInt8], vocabSize: Int, minPairCount: Int = 1,
+                             specialTokens: [String] = []) -> BPETokenizer {
+        precondition(vocabSize >= byteTokenCount + specialTokens.count,
+                     "BPETokenizer.train: vocabSize \(vocabSize) is below the \(byteTokenCount) byte tokens + \(specialTokens.count) special tokens")
         precondition(minPairCount >= 1, "BPETokenizer.train: minPairCount \(minPairCount) must be at least 1")
-        var trainer = BPETrainer(bytes: bytes)
-        let merges = trainer.learn(mergeCount: vocabSize - byteTokenCount, minPairCount: minPairCount)
-        return BPETokenizer(merges: merges)
+        var trainer = BPETrainer(bytes: bytes, specialTokens: specialTokens)
+        let merges = trainer.learn(tokenCount: vocabSize - specialTokens.count, minPairCount: minPairCount)
+        return BPETokenizer(merges: merges, specialTokens: specialTokens)
     }
 }
 
@@ -50,22 +56,25 @@ private struct BPETrainer {
     /// For each pair, the words where it was created (possibly repeated or since merged away).
     private var wordsWithPair: [UInt64: [Int32]] = [:]
 
-    init(bytes: [UInt8]) {
+    init(bytes: [UInt8], specialTokens: [String]) {
         var wordIndex = [[UInt8]: Int]()
-        bytes.withUnsafeBufferPointer { buffer in
-            PreTokenizer.forEachChunk(in: buffer) { range in
-                // A single byte has no pair to merge.
-                guard range.count > 1 else { return }
-                let chunk = Array(UnsafeBufferPointer(rebasing: buffer[range]))
-                if let w = wordIndex[chunk] {
-                    wordCounts[w] += 1
-                } else {
-                    wordIndex[chunk] = words.count
-                    words.append(chunk.map { Int32($0) })
-                    wordCounts.append(1)
+        let splitter = AddedTokenSplitter(specialTokens.map { (Array($0.utf8), BPETokenizer.AddedToken(id: 0, content: $0)) })
+        splitter.split(bytes, gap: { gap in
+            Array(gap).withUnsafeBufferPointer { buffer in
+                PreTokenizer.forEachChunk(in: buffer) { range in
+                    // A single byte has no pair to merge.
+                    guard range.count > 1 else { return }
+                    let chunk = Array(UnsafeBufferPointer(rebasing: buffer[range]))
+                    if let w = wordIndex[chunk] {
+                        wordCounts[w] += 1
+                    } else {
+                        wordIndex[chunk] = words.count
+                        words.append(chunk.map { Int32($0) })
+                        wordCounts.append(1)
+                    }
                 }
             }
-        }
+        }, match: { _ in })
         for (w, symbols) in words.enumerated() {
             for i in 0..<(symbols.count - 1) {
                 let key = BPETokenizer.Merge.key(symbols[i], symbols[i + 1])
@@ -75,14 +84,17 @@ private struct BPETrainer {
         }
     }
 
-    mutating func learn(mergeCount: Int, minPairCount: Int) -> [BPETokenizer.Merge] {
+    /// Merges until there are `tokenCount` tokens (or no pair occurs `minPairCount` times).
+    mutating func learn(tokenCount: Int, minPairCount: Int) -> [BPETokenizer.Merge] {
         var heap = BPETokenizer.Heap(pairCounts.map { PairPriority(count: $0.value, key: $0.key) })
         var merges = [BPETokenizer.Merge]()
-        merges.reserveCapacity(mergeCount)
+        merges.reserveCapacity(tokenCount - BPETokenizer.byteTokenCount)
+        var tokenBytes = (0..<BPETokenizer.byteTokenCount).map { [UInt8(truncatingIfNeeded: $0)] }
+        var tokenOfBytes = [[UInt8]: Int32]()
         // The merge that last rewrote each word, so a word listed twice is rewritten once.
-        var lastMerge = [Int32](repeating: -1, count: words.count)
+        var lastMerge = [Int](repeating: -1, count: words.count)
 
-        while merges.count < mergeCount, let top = heap.pop() {
+        while tokenBytes.count < tokenCount, let top = heap.pop() {
             let count = pairCounts[top.key] ?? 0
             if count != top.count {
                 if count > 0 { heap.push(PairPriority(count: count, key: top.key)) }
@@ -91,13 +103,21 @@ private struct BPETrainer {
             // The top is current, so it is the most frequent pair: if it is too rare, so is every other.
             guard count >= minPairCount else { break }
 
-            let merge = BPETokenizer.Merge(left: Int32(top.key >> 32),
-                                           right: Int32(truncatingIfNeeded: top.key))
-            let newToken = Int32(BPETokenizer.byteTokenCount + merges.count)
+            let left = Int32(top.key >> 32), right = Int32(truncatingIfNeeded: top.key)
+            let bytes = tokenBytes[Int(left)] + tokenBytes[Int(right)]
+            let newToken: Int32
+            if let existing = tokenOfBytes[bytes] {
+                newToken = existing
+            } else {
+                newToken = Int32(tokenBytes.count)
+                tokenBytes.append(bytes)
+                tokenOfBytes[bytes] = newToken
+            }
+            let merge = BPETokenizer.Merge(left: left, right: right, result: newToken)
             merges.append(merge)
             var grownPairs = Set<UInt64>()
-            for w in wordsWithPair.removeValue(forKey: top.key) ?? [] where lastMerge[Int(w)] != newToken {
-                lastMerge[Int(w)] = newToken
+            for w in wordsWithPair.removeValue(forKey: top.key) ?? [] where lastMerge[Int(w)] != merges.count {
+                lastMerge[Int(w)] = merges.count
                 apply(merge, as: newToken, toWord: Int(w), grownPairs: &grownPairs)
             }
             pairCounts[top.key] = nil

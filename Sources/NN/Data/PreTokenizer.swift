@@ -7,6 +7,11 @@
 /// deterministic. Every byte ≥ 0x80 counts as a letter: multi-byte UTF-8 characters (accents,
 /// CJK, emoji) then stay inside one chunk instead of being cut between their bytes.
 enum PreTokenizer {
+    /// The same rules as an Oniguruma pattern over Unicode text (every non-ASCII character counts
+    /// as a letter, whitespace is ASCII's): what a `tokenizer.json` gives Hugging Face's `Split`
+    /// pre-tokenizer so that it cuts valid UTF-8 exactly like ``forEachChunk(in:_:)``.
+    static let pattern = #"'(?:[stmd]|re|ve|ll)| ?[A-Za-z\x{80}-\x{10FFFF}]+| ?[0-9]+| ?[\x{0}-\x{8}\x{E}-\x{1F}!-/:-@\[-`{-\x{7F}]+|[\t-\r ]+(?![^\t-\r ])|[\t-\r ]+"#
+
     private enum ByteClass { case letter, digit, space, other }
 
     @inline(__always)

@@ -21,3 +21,22 @@ extension TokenDataset {
                             source: "\(trainFile.path) + \(validationFile.path)")
     }
 }
+
+extension TokenDataset {
+    /// The documents of a JSONL file as one stream: each is `tokenizer.encodeDocument(text)` (its
+    /// prefix, its tokens, the end-of-sequence token).
+    public static func stream(of texts: [String], tokenizer: BPETokenizer) -> [Int32] {
+        texts.flatMap { tokenizer.encodeDocument($0) }
+    }
+
+    /// Instruction records as examples: the document prefix and the prompt (see
+    /// ``InstructionRecord/prompt``) are context only; the response and the end-of-sequence token
+    /// are learned. Prompt and response are encoded separately, so no token spans the boundary.
+    public static func examples(of records: [InstructionRecord], tokenizer: BPETokenizer) -> [Example] {
+        records.map { r in
+            let prompt = tokenizer.documentPrefix + tokenizer.encode(r.prompt)
+            let response = tokenizer.encode(r.response) + (tokenizer.endOfSequence.map { [$0] } ?? [])
+            return Example(tokens: prompt + response, promptLength: prompt.count)
+        }
+    }
+}

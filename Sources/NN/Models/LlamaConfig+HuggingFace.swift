@@ -1,8 +1,9 @@
 import Foundation
 
 extension LlamaConfig {
-    /// Reads a Hugging Face `config.json` of a LLaMA (`model_type` "llama") or Mixtral (`model_type`
-    /// "mixtral": `num_local_experts`, `num_experts_per_tok`, `router_aux_loss_coef`) model.
+    /// Reads a Hugging Face `config.json` of a LLaMA (`model_type` "llama"), Mixtral (`model_type`
+    /// "mixtral": `num_local_experts`, `num_experts_per_tok`, `router_aux_loss_coef`) or Qwen2-MoE
+    /// (`model_type` "qwen2_moe", in the form Sketchgrad writes: see `qwen2MoE`) model.
     ///
     /// Keys: hidden_size, intermediate_size, num_attention_heads, num_hidden_layers, vocab_size
     /// (required); num_key_value_heads, max_position_embeddings (or GaLore's max_sequence_length),
@@ -18,8 +19,9 @@ extension LlamaConfig {
             throw ConfigError.invalidJSON(String(describing: error).split(separator: "\n").first.map(String.init) ?? "unreadable")
         }
         let json = HFKeys(root)
-        if let type = try json.string("model_type"), !["llama", "mixtral"].contains(type) {
-            throw ConfigError.unsupported(key: "model_type", reason: "'\(type)' (only llama and mixtral configs are read)")
+        let modelType = try json.string("model_type")
+        if let type = modelType, !["llama", "mixtral", "qwen2_moe"].contains(type) {
+            throw ConfigError.unsupported(key: "model_type", reason: "'\(type)' (only llama, mixtral and qwen2_moe configs are read)")
         }
         if try json.bool("tie_word_embeddings") == true {
             throw ConfigError.unsupported(key: "tie_word_embeddings", reason: "true (the LM head is a separate, untied weight)")
@@ -38,7 +40,9 @@ extension LlamaConfig {
             throw ConfigError.unsupported(key: "head_dim", reason: "\(headDim) ≠ hidden_size / num_attention_heads")
         }
         var moe: MoEConfig? = nil
-        if let experts = try json.int("num_local_experts") ?? json.int("num_experts") {
+        if modelType == "qwen2_moe" {
+            moe = try Self.qwen2MoE(json, root)
+        } else if let experts = try json.int("num_local_experts") ?? json.int("num_experts") {
             moe = MoEConfig(experts: experts, topK: try json.int("num_experts_per_tok") ?? 2,
                             balanceCoefficient: Float(try json.double("router_aux_loss_coef") ?? 0.01))
         }
@@ -56,6 +60,32 @@ extension LlamaConfig {
         do { try validate() } catch let error as ConfigError {
             throw error.renamingKeys(LlamaConfig.huggingFaceKeys)
         }
+    }
+
+    /// The mixture of a `qwen2_moe` config, which must be what Sketchgrad's MoE computes: every
+    /// layer sparse, top-k gates renormalised, no attention biases, the shared expert as wide as
+    /// the others.
+    private static func qwen2MoE(_ json: HFKeys, _ root: [String: JSONValue]) throws -> MoEConfig {
+        guard let experts = try json.int("num_experts") else { throw ConfigError.missingKey("num_experts") }
+        let expertSize = try json.int("moe_intermediate_size") ?? 1408
+        if try json.int("shared_expert_intermediate_size") ?? 5632 != expertSize {
+            throw ConfigError.unsupported(key: "shared_expert_intermediate_size", reason: "differs from moe_intermediate_size (Sketchgrad's shared expert is as wide as the others)")
+        }
+        if try json.bool("norm_topk_prob") != true {
+            throw ConfigError.unsupported(key: "norm_topk_prob", reason: "false (Sketchgrad renormalises the top-k gates)")
+        }
+        if try json.bool("qkv_bias") ?? true {
+            throw ConfigError.unsupported(key: "qkv_bias", reason: "true (layers have no biases)")
+        }
+        if try json.int("decoder_sparse_step") ?? 1 != 1 {
+            throw ConfigError.unsupported(key: "decoder_sparse_step", reason: "other than 1 (every layer is a mixture)")
+        }
+        if let dense = root["mlp_only_layers"], dense != .null, dense != .array([]) {
+            throw ConfigError.unsupported(key: "mlp_only_layers", reason: "not empty (every layer is a mixture)")
+        }
+        return MoEConfig(experts: experts, topK: try json.int("num_experts_per_tok") ?? 4, sharedExpert: true,
+                         balanceCoefficient: Float(try json.double("router_aux_loss_coef") ?? 0.001),
+                         expertIntermediateSize: expertSize)
     }
 
     /// Hugging Face key for each property, for error messages about a config.json.

@@ -3,7 +3,8 @@ import Foundation
 import Tensor
 
 /// The training loop with its outputs: `metrics.jsonl`, `loss.svg`, `summary.json`, the
-/// checkpoint (`checkpoint/`: Hugging Face-named weights, training state, config) and `run.json`.
+/// checkpoint (`checkpoint/`: Hugging Face-named weights, training state, config.json,
+/// tokenizer.json and tokenizer_config.json) and `run.json`.
 extension PretrainSession {
     public static let checkpointFolder = "checkpoint"
     public static let runFile = "run.json"
@@ -56,7 +57,12 @@ extension PretrainSession {
         let state = TrainingState(step: trainer.step, rngs: ["data": trainer.dataRNG], config: configurationJSON,
                                   estimatorSpec: assignment.description, optimizerSpec: configuration.optimizer,
                                   optimizerState: optimizer.stateTensors(), estimatorState: TrainingState.estimatorState(of: model))
-        try NN.saveCheckpoint(model: model, to: fresh, trainingState: state, config: try modelConfig.huggingFaceJSON())
+        try NN.saveCheckpoint(model: model, to: fresh, trainingState: state,
+                              config: try modelConfig.huggingFaceJSON(endOfSequence: tokenizer?.endOfSequence,
+                                                                      beginOfSequence: tokenizer?.documentPrefix.first),
+                              nameMap: .huggingFace(modelConfig))
+        // The tokenizer travels with the weights, so the folder loads with AutoTokenizer too.
+        try tokenizer?.saveHuggingFace(in: fresh, modelMaxLength: modelConfig.maxSequenceLength)
         do {
             try? fm.removeItem(at: old)
             if fm.fileExists(atPath: final.path) { try fm.moveItem(at: final, to: old) }
@@ -85,7 +91,7 @@ extension PretrainSession {
         let old = directory.appendingPathComponent(checkpointFolder + ".old")
         // A save interrupted between its two renames leaves only the previous checkpoint, as `.old`.
         if !FileManager.default.fileExists(atPath: ckpt.path), FileManager.default.fileExists(atPath: old.path) { ckpt = old }
-        guard let state = try loadCheckpoint(into: session.model, from: ckpt) else {
+        guard let state = try loadCheckpoint(into: session.model, from: ckpt, nameMap: .huggingFace(session.modelConfig)) else {
             throw RunError("--resume: \(ckpt.path) has no training state")
         }
         try session.optimizer.loadState(state.optimizerState)

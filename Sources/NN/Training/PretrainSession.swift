@@ -8,7 +8,8 @@ import Tensor
 /// data/config/checkpoint error) with one line naming the problem.
 public final class PretrainSession {
     public let configuration: RunConfiguration
-    public let tokenizer: BPETokenizer
+    /// Nil when training on a token file without `--tokenizer`.
+    public let tokenizer: BPETokenizer?
     public let dataset: TokenDataset
     public let modelConfig: LlamaConfig
     public let model: LlamaModel
@@ -30,35 +31,20 @@ public final class PretrainSession {
         activationCodecs = try ActivationCodecAssignment(parsing: config.activations)
         let optimizerSpec = try OptimizerSpec(parsing: config.optimizer)
         var mc = try Self.modelConfiguration(config.model)
-        if let moe = config.moe { mc.moe = try parseMoESpec(moe) }
+        if let moe = config.moe {
+            guard config.initFrom == nil else { throw RunError("--moe cannot change the architecture of an --init model") }
+            mc.moe = try parseMoESpec(moe)
+        }
+        if config.initFrom != nil, let v = config.vocabSize, v != mc.vocabSize {
+            throw RunError("--vocab-size \(v) differs from the --init model's vocab_size \(mc.vocabSize)")
+        }
 
-        // Data and tokenizer.
-        let trainURL: URL
-        if let path = config.dataFile {
-            trainURL = URL(fileURLWithPath: path)
-        } else {
-            trainURL = try Self.builtinCorpus(sentences: config.corpusSentences, in: cacheDirectory)
-        }
-        let cache = { (url: URL) -> URL? in
-            FileManager.default.isWritableFile(atPath: url.deletingLastPathComponent().path) ? nil : cacheDirectory
-        }
+        // Tokenizer and data; the model keeps the requested vocabulary even when a small corpus
+        // gives the tokenizer fewer tokens (the extra rows stay unused), so a preset keeps its size.
         let vocab = config.vocabSize ?? mc.vocabSize
-        guard vocab >= BPETokenizer.byteTokenCount else {
-            throw RunError("--vocab-size must be at least \(BPETokenizer.byteTokenCount) (the byte tokens), got \(vocab)")
-        }
         try? FileManager.default.createDirectory(at: cacheDirectory, withIntermediateDirectories: true)
-        tokenizer = try BPETokenizer.loadOrTrain(textFile: trainURL, vocabSize: vocab, cacheDirectory: cache(trainURL))
-        if let valid = config.validationFile {
-            let validURL = URL(fileURLWithPath: valid)
-            dataset = try TokenDataset.load(trainFile: trainURL, validationFile: validURL, tokenizer: tokenizer,
-                                            cacheDirectory: cache(trainURL) ?? cache(validURL))
-        } else {
-            dataset = try TokenDataset.load(textFile: trainURL, tokenizer: tokenizer, cacheDirectory: cache(trainURL))
-        }
+        (tokenizer, dataset) = try Self.loadData(config, vocabSize: vocab, cacheDirectory: cacheDirectory)
         try dataset.validate(seq: t.seq)
-
-        // The model keeps the requested vocabulary even when a small corpus gives the tokenizer
-        // fewer tokens (the extra rows stay unused), so a preset keeps its size and cost.
         mc.vocabSize = vocab
         guard t.seq <= mc.maxSequenceLength else {
             throw RunError("--seq \(t.seq) exceeds the model's maximum sequence length \(mc.maxSequenceLength)")
@@ -66,6 +52,9 @@ public final class PretrainSession {
         modelConfig = mc
         var rng = RNG(seed: t.seed, stream: 0x30DE1)
         model = LlamaModel(config: mc, rng: &rng)
+        if let initFrom = config.initFrom {
+            try loadWeights(into: model, from: URL(fileURLWithPath: initFrom), nameMap: .huggingFace(mc))
+        }
         // The output head is fused with the loss and always exact.
         model.assignEstimators(assignment, seed: t.seed, skip: { $0 == "head" })
         try model.assignActivationCodecs(activationCodecs)

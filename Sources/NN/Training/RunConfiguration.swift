@@ -5,10 +5,17 @@ import Foundation
 public struct RunConfiguration: Codable, Equatable, Sendable {
     /// A preset name (`llama-20m`, ...) or the path of a Hugging Face `config.json`.
     public var model = "llama-20m"
-    /// Training text; nil trains on the built-in synthetic corpus.
+    /// Training data: text, JSONL (`.jsonl`) or a token file (`.bin`, `.u32.bin`); nil trains on
+    /// the built-in synthetic corpus.
     public var dataFile: String?
-    /// Validation text; nil holds out the last 5% of the training tokens.
+    /// Validation data of the same kind; nil holds out the last 5% of the training tokens (of the
+    /// records, for instruction JSONL).
     public var validationFile: String?
+    /// A Hugging Face LLaMA folder to fine-tune (`--init`): `model` is then its config.json, its
+    /// weights initialise the model and its tokenizer.json is the tokenizer.
+    public var initFrom: String?
+    /// A tokenizer.json, or a folder holding one, used instead of training a tokenizer.
+    public var tokenizerFile: String?
     /// Vocabulary of the model and the tokenizer's target; nil uses the model configuration's.
     /// A small corpus may give the tokenizer fewer tokens; the model keeps the requested size.
     public var vocabSize: Int?

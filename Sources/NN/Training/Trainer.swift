@@ -90,15 +90,18 @@ public final class Trainer {
         defer { model.train() }
         let batches = data.evaluationBatches(size: options.batch, seq: options.seq, split: .validation, maxBatches: options.evalBatches)
         guard !batches.isEmpty else { return .nan }
-        // Weighted by rows: the last batch may be partial.
-        var total: Float = 0, rows = 0
+        // Weighted by counted targets: the last batch may be partial, and instruction examples
+        // count only their response tokens.
+        var total: Float = 0, targets = 0
         withNoGrad {
             for b in batches {
                 let n = b.inputs.count / options.seq
-                total += Float(n) * model.loss(tokens: b.inputs, targets: b.targets, batch: n, seq: options.seq).value.item
-                rows += n
+                let counted = b.targets.reduce(0) { $0 + ($1 == crossEntropyIgnoreIndex ? 0 : 1) }
+                guard counted > 0 else { continue }
+                total += Float(counted) * model.loss(tokens: b.inputs, targets: b.targets, batch: n, seq: options.seq).value.item
+                targets += counted
             }
         }
-        return total / Float(rows)
+        return targets > 0 ? total / Float(targets) : .nan
     }
 }

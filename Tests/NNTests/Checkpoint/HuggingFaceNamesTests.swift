@@ -18,9 +18,6 @@ final class HuggingFaceNamesTests: XCTestCase {
             ("layers.1.mlp.experts.7.gate.weight", "model.layers.1.block_sparse_moe.experts.7.w1.weight"),
             ("layers.1.mlp.experts.10.up.weight", "model.layers.1.block_sparse_moe.experts.10.w3.weight"),
             ("layers.4.mlp.experts.0.down.weight", "model.layers.4.block_sparse_moe.experts.0.w2.weight"),
-            ("layers.1.mlp.shared.gate.weight", "model.layers.1.block_sparse_moe.shared_expert.gate_proj.weight"),
-            ("layers.1.mlp.shared.up.weight", "model.layers.1.block_sparse_moe.shared_expert.up_proj.weight"),
-            ("layers.1.mlp.shared.down.weight", "model.layers.1.block_sparse_moe.shared_expert.down_proj.weight"),
             ("norm.weight", "model.norm.weight"),
             ("head.weight", "lm_head.weight"),
         ]
@@ -30,6 +27,30 @@ final class HuggingFaceNamesTests: XCTestCase {
             let map = CheckpointNameMap.llamaHuggingFace
             XCTAssertEqual(try map.internalPath(map.fileName(internalPath)), internalPath)
         }
+    }
+
+    func testQwen2MoENamesForMixturesWithASharedExpert() throws {
+        let pairs = [
+            ("layers.0.attention.wq.weight", "model.layers.0.self_attn.q_proj.weight"),
+            ("layers.1.mlp.router.weight", "model.layers.1.mlp.gate.weight"),
+            ("layers.1.mlp.experts.7.gate.weight", "model.layers.1.mlp.experts.7.gate_proj.weight"),
+            ("layers.1.mlp.experts.10.up.weight", "model.layers.1.mlp.experts.10.up_proj.weight"),
+            ("layers.4.mlp.experts.0.down.weight", "model.layers.4.mlp.experts.0.down_proj.weight"),
+            ("layers.1.mlp.shared.gate.weight", "model.layers.1.mlp.shared_expert.gate_proj.weight"),
+            ("layers.1.mlp.shared.up.weight", "model.layers.1.mlp.shared_expert.up_proj.weight"),
+            ("layers.1.mlp.shared.down.weight", "model.layers.1.mlp.shared_expert.down_proj.weight"),
+        ]
+        let map = CheckpointNameMap.qwen2MoE
+        for (internalPath, hf) in pairs {
+            XCTAssertEqual(try map.fileName(internalPath), hf)
+            XCTAssertEqual(try map.internalPath(hf), internalPath)
+        }
+        XCTAssertEqual(map.fileScale("model.layers.1.mlp.shared_expert.down_proj.weight"), 2)
+        XCTAssertEqual(map.fileScale("model.layers.1.mlp.experts.0.down_proj.weight"), 1)
+        XCTAssertEqual(map.fixedEntries(["model.layers.3.mlp.shared_expert.gate_proj.weight": [64, 32]]),
+                       ["model.layers.3.mlp.shared_expert_gate.weight": [1, 32]])
+        XCTAssertThrowsError(try CheckpointNameMap.llamaHuggingFace.fileName("layers.1.mlp.shared.gate.weight"),
+                             "Mixtral has no shared expert")
     }
 
     func testUnknownNamesThrowInsteadOfBeingDropped() {

@@ -37,24 +37,28 @@ enum ReferenceBPE {
     }
 
     /// Training by recounting every pair at every step: most frequent first, ties to the
-    /// smallest (left, right).
+    /// smallest (left, right); a merge whose bytes already form a token reuses it.
     static func train(_ bytes: [UInt8], vocabSize: Int) -> [BPETokenizer.Merge] {
         var words = chunks(bytes)
         var merges = [BPETokenizer.Merge]()
-        while 256 + merges.count < vocabSize {
-            var counts = [BPETokenizer.Merge: Int]()
+        var tokenBytes = (0..<256).map { [UInt8($0)] }
+        while tokenBytes.count < vocabSize {
+            var counts = [[Int32]: Int]()
             for word in words where word.symbols.count > 1 {
                 for i in 0..<(word.symbols.count - 1) {
-                    counts[BPETokenizer.Merge(left: word.symbols[i], right: word.symbols[i + 1]), default: 0] += word.count
+                    counts[[word.symbols[i], word.symbols[i + 1]], default: 0] += word.count
                 }
             }
             guard let best = counts.min(by: { a, b in
-                a.value != b.value ? a.value > b.value : (a.key.left, a.key.right) < (b.key.left, b.key.right)
+                a.value != b.value ? a.value > b.value : (a.key[0], a.key[1]) < (b.key[0], b.key[1])
             }) else { break }
-            let token = Int32(256 + merges.count)
-            merges.append(best.key)
+            let merged = tokenBytes[Int(best.key[0])] + tokenBytes[Int(best.key[1])]
+            let token = tokenBytes.firstIndex(of: merged).map { Int32($0) } ?? Int32(tokenBytes.count)
+            if Int(token) == tokenBytes.count { tokenBytes.append(merged) }
+            let merge = BPETokenizer.Merge(left: best.key[0], right: best.key[1], result: token)
+            merges.append(merge)
             for w in words.indices {
-                words[w].symbols = apply(best.key, token: token, to: words[w].symbols)
+                words[w].symbols = apply(merge, token: token, to: words[w].symbols)
             }
         }
         return merges
@@ -66,8 +70,8 @@ enum ReferenceBPE {
         bytes.withUnsafeBufferPointer { buffer in
             PreTokenizer.forEachChunk(in: buffer) { range in
                 var symbols = buffer[range].map { Int32($0) }
-                for (rank, merge) in merges.enumerated() {
-                    symbols = apply(merge, token: Int32(256 + rank), to: symbols)
+                for merge in merges {
+                    symbols = apply(merge, token: merge.result, to: symbols)
                 }
                 ids += symbols
             }

@@ -121,11 +121,11 @@ final class DataTests: XCTestCase {
         let x = Int32(UInt8(ascii: "x")), y = Int32(UInt8(ascii: "y"))
         // (x, y) occurs 3 times, (y, x) twice, everything else once.
         let tokenizer = BPETokenizer.train(text: "xyxyxy ab", vocabSize: 257)
-        XCTAssertEqual(tokenizer.merges, [BPETokenizer.Merge(left: x, right: y)])
+        XCTAssertEqual(tokenizer.merges, [BPETokenizer.Merge(left: x, right: y, result: 256)])
         // All pairs tie at one occurrence: the smallest (left, right) wins, first (" ", a), then
         // (b, a) before (" a", b).
         let tie = BPETokenizer.train(text: "ba ab", vocabSize: 258)
-        XCTAssertEqual(tie.merges, [BPETokenizer.Merge(left: 32, right: a), BPETokenizer.Merge(left: b, right: a)])
+        XCTAssertEqual(tie.merges, [BPETokenizer.Merge(left: 32, right: a, result: 256), BPETokenizer.Merge(left: b, right: a, result: 257)])
     }
 
     func testTrainingAndEncodingMatchTheReferenceImplementation() {
@@ -154,24 +154,43 @@ final class DataTests: XCTestCase {
         XCTAssertEqual(loaded.encode(sample), tokenizer.encode(sample))
     }
 
-    func testCorruptOrMissingTokenizerFileThrowsDataError() throws {
+    func testBadTokenizerFilesThrowOneLineNamingFileAndProblem() throws {
         let directory = try temporaryDirectory()
-        let url = directory.appendingPathComponent("bad.json")
+        let url = directory.appendingPathComponent("tokenizer.json")
         func write(_ text: String) throws { try Data(text.utf8).write(to: url) }
+        let bytes = (0..<256).map { "\(jsonString(String(ByteLevelAlphabet.scalars[$0]))):\($0)" }.joined(separator: ",")
+        let byteLevel = #"{"type":"ByteLevel","add_prefix_space":false,"use_regex":true}"#
+        func bpe(vocab: String = bytes, merges: String = "[]", preTokenizer: String = byteLevel) -> String {
+            #"{"pre_tokenizer":\#(preTokenizer),"model":{"type":"BPE","vocab":{\#(vocab)},"merges":\#(merges)}}"#
+        }
 
         try write("{ not json")
+        assertThrowsDataError(try BPETokenizer.load(from: url)) { $0 == .corrupt(path: url.path, reason: "not a JSON object") }
+        try write(#"{"model":{"type":"Unigram","vocab":[["a",0.0]]}}"#)
         assertThrowsDataError(try BPETokenizer.load(from: url)) {
-            guard case .corrupt(let path, _) = $0 else { return false }
-            return path == url.path && $0.description.hasPrefix(url.path)
+            $0.description.hasPrefix(url.path) && $0.description.contains("tokenizer model is Unigram")
+                && $0.description.contains("supported: byte-level BPE")
         }
-        try write(#"{"format":"sketchgrad-bpe","version":1,"vocabSize":257}"#)
-        assertThrowsDataError(try BPETokenizer.load(from: url)) { $0.description.contains("missing field \"merges\"") }
-        try write(#"{"format":"sketchgrad-bpe","version":1,"vocabSize":257,"merges":[[97,300]]}"#)
-        assertThrowsDataError(try BPETokenizer.load(from: url)) { $0.description.contains("merge 0") }
-        try write(#"{"format":"sketchgrad-bpe","version":1,"vocabSize":300,"merges":[[97,98]]}"#)
-        assertThrowsDataError(try BPETokenizer.load(from: url)) { $0.description.contains("vocabSize 300") }
-        try write(#"{"format":"sketchgrad-bpe","version":99,"vocabSize":256,"merges":[]}"#)
-        assertThrowsDataError(try BPETokenizer.load(from: url)) { $0.description.contains("version 99") }
+        try write(#"{"model":{"type":"WordPiece","vocab":{"a":0}}}"#)
+        assertThrowsDataError(try BPETokenizer.load(from: url)) { $0.description.contains("tokenizer model is WordPiece") }
+        try write(bpe(merges: #"["a zz"]"#))
+        assertThrowsDataError(try BPETokenizer.load(from: url)) { $0.description.contains("merge 0 names unknown token \"zz\"") }
+        try write(bpe(merges: #"["a"]"#))
+        assertThrowsDataError(try BPETokenizer.load(from: url)) { $0.description.contains("merge 0 is not a pair") }
+        try write(bpe(merges: #"["a b"]"#))
+        assertThrowsDataError(try BPETokenizer.load(from: url)) { $0.description.contains("creates \"ab\", which is not in the vocab") }
+        try write(bpe(vocab: #""a":0,"b":1"#))
+        assertThrowsDataError(try BPETokenizer.load(from: url)) { $0.description.contains("not a byte-level BPE") }
+        try write(bpe(preTokenizer: #"{"type":"Metaspace","replacement":"▁"}"#))
+        assertThrowsDataError(try BPETokenizer.load(from: url)) { $0.description.contains("pre-tokenizer Metaspace") }
+        try write(bpe(preTokenizer: "null"))
+        assertThrowsDataError(try BPETokenizer.load(from: url)) { $0.description.contains("no ByteLevel pre-tokenizer") }
+        try write(bpe(preTokenizer: #"{"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":"\\p{Han}+"},"behavior":"Isolated","invert":false},\#(byteLevel)]}"#))
+        assertThrowsDataError(try BPETokenizer.load(from: url)) { $0.description.contains("Unicode property 'Han' is not supported") }
+        // A minimal valid file loads: byte tokens only, every byte encodes to its own token.
+        try write(bpe(vocab: bytes + #","ab":256"#, merges: #"[["a","b"]]"#))
+        let loaded = try BPETokenizer.load(from: directory)
+        XCTAssertEqual(loaded.encode("ab a"), [256, 32, 97])
         assertThrowsDataError(try BPETokenizer.load(from: directory.appendingPathComponent("absent.json"))) {
             $0 == .fileNotFound(path: directory.appendingPathComponent("absent.json").path)
         }

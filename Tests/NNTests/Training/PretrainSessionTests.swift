@@ -58,7 +58,7 @@ final class PretrainSessionTests: XCTestCase {
         XCTAssertTrue(svg.contains("<polyline") && svg.contains("validation") && svg.contains(">step<"))
         // Sampling stays inside the ids the caller allows and is reproducible for a seed.
         var rng = RNG(seed: 9), again = RNG(seed: 9)
-        let prompt = session.tokenizer.encode("The")
+        let prompt = session.tokenizer!.encode("The")
         let ids = session.model.generate(prompt: prompt, count: 12, maxContext: 32, vocabularyLimit: 300, rng: &rng)
         XCTAssertEqual(ids.count, 12)
         XCTAssertTrue(ids.allSatisfy { $0 >= 0 && $0 < 300 })
