@@ -25,7 +25,8 @@ let package = Package(
 
         .executableTarget(
             name: "sketchgrad-bench",
-            dependencies: ["Tensor", "Autograd", "Estimators", "NN", "COpenBLAS"],
+            dependencies: ["Tensor", "Autograd", "Estimators", "NN", "COpenBLAS",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/sketchgrad-bench"),
         .executableTarget(
             name: "llama-pretrain",
@@ -34,7 +35,8 @@ let package = Package(
             path: "Examples/llama-pretrain"),
         .executableTarget(
             name: "llama-gradients",
-            dependencies: ["Tensor", "Autograd", "Estimators", "NN"],
+            dependencies: ["Tensor", "Autograd", "Estimators", "NN",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/llama-gradients"),
 
         .target(name: "TestSupport", dependencies: ["Tensor", "Autograd"], path: "Tests/TestSupport"),

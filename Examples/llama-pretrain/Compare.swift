@@ -33,12 +33,17 @@ struct Compare: ParsableCommand {
     func run() throws {
         do {
             Interrupt.install()
+            installOutOfMemoryExit(tool: "llama-pretrain compare")
             let outURL = URL(fileURLWithPath: flags.out ?? "runs/compare")
             var plans: [(name: String, estimators: String, optimizer: String)] = []
             for r in runs {
-                let parts = r.split(separator: "@", maxSplits: 1).map(String.init)
+                let parts = r.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)
+                    .map { $0.trimmingCharacters(in: .whitespaces) }
+                guard !parts[0].isEmpty, parts.count == 1 || !parts[1].isEmpty else {
+                    throw RunError("--runs: '\(r)' is not an estimator spec optionally followed by @OPTIMIZER (e.g. 'haar(rank:64)' or 'exact@galore(rank:64)')")
+                }
                 let estimators = parts[0].contains("=") ? parts[0] : "default=exact; layers.*=\(parts[0])"
-                for o in parts.count == 2 ? [parts[1]] : (optimizers.isEmpty ? [flags.optimizer] : optimizers) {
+                for o in parts.count == 2 ? [parts[1]] : (optimizers.isEmpty ? [flags.optimizer ?? "adamw"] : optimizers) {
                     plans.append((parts.count == 2 || optimizers.count > 1 ? "\(parts[0]) @ \(o)" : parts[0], estimators, o))
                 }
             }
@@ -80,7 +85,7 @@ struct Compare: ParsableCommand {
     }
 
     func writeCompareOutputs(_ entries: [Entry], to dir: URL) throws {
-        var plot = LossPlot(title: "validation loss — \(flags.config)")
+        var plot = LossPlot(title: "validation loss — \(flags.config ?? "llama-20m")")
         plot.yLabel = "validation loss"
         for e in entries {
             plot.series.append(.init(name: e.name, points: e.summary.validationCurve.map { (Double($0[0]), Double($0[1])) }))
@@ -89,6 +94,8 @@ struct Compare: ParsableCommand {
         try writeAtomically(Data(plot.svg().utf8), to: dir.appendingPathComponent("validation.svg"))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = RunSummary.keyStyle
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         try writeAtomically(try encoder.encode(entries), to: dir.appendingPathComponent("compare.json"))
     }
 

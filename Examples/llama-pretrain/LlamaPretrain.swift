@@ -15,12 +15,14 @@ struct LlamaPretrain: ParsableCommand {
           llama-pretrain --estimators 'default=exact; layers.*.mlp.*=gradlite(rank:64)'
           llama-pretrain --resume runs/default --steps 400
           llama-pretrain compare --runs exact 'haar(rank:64)' --steps 100
+
+        Before allocating anything it estimates the run's memory (parameters, gradients, optimizer state, activations) and refuses a run that does not fit in physical memory (or in SKETCHGRAD_MEMORY_LIMIT, e.g. 8G). A run whose loss, gradient norm or validation loss stops being finite stops with "training diverged at step N" and keeps its last good checkpoint.
         """,
         subcommands: [Compare.self])
 
     @OptionGroup var flags: RunFlags
 
-    @Option(help: "Continue the run saved in this --out folder; reproduces the uninterrupted run exactly (same thread count). Other model/data flags are taken from the saved run. Example: --resume runs/exact --steps 400")
+    @Option(help: "Continue the run saved in this --out folder from its newest complete checkpoint; an interrupted run resumed with the same --steps and thread count is bit-identical to the uninterrupted one. The run's configuration, data and tokenizer are checked: only --steps (the new total) and --threads may change; other flags must match the run or be left out. Example: --resume runs/exact --steps 400")
     var resume: String?
 
     @Option(help: "Generate N tokens from --prompt at the end. Example: --sample 100")
@@ -35,13 +37,20 @@ struct LlamaPretrain: ParsableCommand {
     func run() throws {
         do {
             Interrupt.install()
+            installOutOfMemoryExit(tool: "llama-pretrain")
             let session: PretrainSession
             let outURL: URL
             if let resume {
                 let dir = URL(fileURLWithPath: resume)
-                session = try PretrainSession.resume(from: dir, steps: flags.steps)
+                do {
+                    session = try PretrainSession.resume(from: dir, steps: flags.steps) { flags.applyGiven(to: &$0) }
+                } catch var error as ResumeChangeError {
+                    error.flag = RunFlags.flag(forKey: error.difference.key)
+                    throw error
+                }
                 outURL = flags.out.map { URL(fileURLWithPath: $0) } ?? dir
                 print("resuming \(dir.path) at step \(session.trainer.step) of \(session.configuration.training.steps)")
+                for note in session.resumeNotes { print("note: \(note)") }
             } else {
                 session = try PretrainSession(flags.configuration())
                 outURL = URL(fileURLWithPath: flags.out ?? "runs/default")
@@ -68,8 +77,9 @@ struct LlamaPretrain: ParsableCommand {
         let m = s.modelConfig
         print("model \(c.model): \(s.model.parameterCount) parameters (hidden \(m.hiddenSize), \(m.numLayers) layers, \(m.numHeads) heads, vocab \(m.vocabSize)\(m.moe.map { ", MoE \($0.experts) experts top-\($0.topK)\($0.sharedExpert ? " + shared" : "")" } ?? ""))")
         print("data: \(s.dataset.source) — \(s.dataset.trainTokens.count) train / \(s.dataset.validationTokens.count) validation tokens, tokenizer vocabulary \(s.tokenizer.vocabSize)")
+        print("memory estimate: \(s.memoryEstimate)")
         print("estimators: \(s.assignment.description)  (the output head is fused with the loss and always exact)")
-        print("optimizer: \(s.optimizer.description); lr \(t.learningRate), warmup \(t.warmup), cosine to \(t.minLearningRateRatio)×, clip \(t.clip), batch \(t.batch)×\(t.seq)×\(t.gradAccum), threads \(c.threads)\(c.checkpointBlocks ? ", checkpointed blocks" : "")")
+        print("optimizer: \(s.optimizer.description); lr \(t.learningRate), warmup \(t.warmup), cosine to \(t.minLearningRateRatio)× at step \(t.scheduleHorizon), clip \(t.clip), batch \(t.batch)×\(t.seq)×\(t.gradAccum), threads \(c.threads)\(c.checkpointBlocks ? ", checkpointed blocks" : "")")
     }
 
     func printFooter(_ s: RunSummary, out: URL) {
@@ -88,4 +98,12 @@ struct LlamaPretrain: ParsableCommand {
 func fail(_ error: Error) -> Never {
     FileHandle.standardError.write(Data("llama-pretrain: error: \(error)\n".utf8))
     exit(1)
+}
+
+/// An allocation the memory pre-flight did not foresee ends the program with one line, not a trap.
+func installOutOfMemoryExit(tool: String) {
+    Memory.allocationFailureHandler = { failure in
+        FileHandle.standardError.write(Data("\(tool): error: \(failure); try a smaller --batch, --seq or model\n".utf8))
+        exit(1)
+    }
 }

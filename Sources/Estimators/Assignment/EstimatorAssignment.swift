@@ -7,7 +7,7 @@
 /// ```
 /// default=exact; layers.*.mlp.*=gradlite(rank:64,explore:16,refresh:20); layers.*.attention.wo=haar(rank:32)
 /// ```
-/// Paths are those of the `Linear` modules (e.g. `layers.0.mlp.w1`), not of their weights.
+/// Paths are those of the `Linear` modules (e.g. `layers.0.mlp.gate`), not of their weights.
 public struct EstimatorAssignment: CustomStringConvertible, Equatable, Sendable {
     public struct Rule: Equatable, Sendable {
         public var pattern: String

@@ -1,5 +1,6 @@
+import Tensor
 /// Whether a dotted module path matches a glob pattern: `*` matches any run of characters,
-/// dots included (`layers.*.mlp.*` matches `layers.0.mlp.w1` and `layers.10.mlp.experts.3.w2`),
+/// dots included (`layers.*.mlp.*` matches `layers.0.mlp.gate` and `layers.10.mlp.experts.3.down`),
 /// `?` matches one character, everything else matches itself. The whole path must match.
 public func globMatch(_ pattern: String, _ path: String) -> Bool {
     let p = Array(pattern.utf8), s = Array(path.utf8)
@@ -17,8 +18,4 @@ public func globMatch(_ pattern: String, _ path: String) -> Bool {
 
 /// The RNG stream of the estimator at `path`: 64-bit FNV-1a of the path's UTF-8 bytes, so every
 /// layer draws independently and the same layer draws the same in every run.
-public func estimatorStream(forPath path: String) -> UInt64 {
-    var h: UInt64 = 0xCBF2_9CE4_8422_2325
-    for b in path.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
-    return h
-}
+public func estimatorStream(forPath path: String) -> UInt64 { FNV1a.hash(path) }

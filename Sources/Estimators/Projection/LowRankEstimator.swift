@@ -55,6 +55,8 @@ public final class LowRankEstimator: LinearEstimator, RecomputeStateful {
 
     public func savedBytes(rows: Int, weightShape: [Int]) -> Int { rows * rank * 4 }
 
+    public func stateBytes(weightShape: [Int]) -> Int { inFeatures * rank * 4 }
+
     public func stateTensors() -> [String: Tensor] { ["clock": clock.encoded, "basis": basis] }
 
     public func loadState(_ tensors: [String: Tensor]) throws {

@@ -5,7 +5,7 @@ import Tensor
 ///
 /// State: `Σ = EMA(Ĝᵀ Ĝ)` (n, n, decay `decay`), updated in the backward; every
 /// `refreshInterval` steps the forward eigendecomposes it, `Σ = Q diag(σ) Qᵀ`, and sets the
-/// inclusion probabilities π by water-filling (`waterFillingProbabilities`, Σ πᵢ = k).
+/// inclusion probabilities π by water-filling (`waterFillingProbabilities`, Σ πᵢ = k), floored (below).
 /// Each step draws k indices J with marginals π by systematic sampling (one uniform from
 /// `(seed, stream, step)`, regenerated in the backward) and uses `V = Q_J diag(1/√π_J)`, so
 /// `E[V Vᵀ] = Q Qᵀ = I` and `E[Ĝ] = G`; MSE `Σᵢ (1/πᵢ − 1) ‖G qᵢ‖²`.
@@ -15,7 +15,10 @@ import Tensor
 /// Project's reading, as ALGORITHMS.md fixes it: the EMA of `ĜᵀĜ` is of the *estimate*, so it is
 /// biased towards rarely sampled directions and π settles near `σ^{1/3}` instead of `σ^{1/2}`; a
 /// reweighted accumulator would be unbiased but collapses, so it is deliberately not used.
-/// Directions with σ = 0 (a rank-deficient Σ) get π = 0 and are dropped until Σ sees them.
+/// The water-filling probabilities are floored, `π' = (1 − ε)·π + ε·k/n` with ε =
+/// `probabilityFloor` (0.1): still `Σ π' = k` and `π' ≤ 1`, and every direction keeps
+/// `π' ≥ ε·k/n`, so a direction whose σ is 0 after a refresh is still drawn, Σ keeps seeing it, and
+/// `1/√π'` stays bounded (without the floor such a direction would drop out for good).
 /// If an eigendecomposition fails (`refreshFailures` counts it), the previous distribution is
 /// kept: still unbiased, just not re-tuned.
 ///
@@ -34,6 +37,8 @@ public final class OptimalProjectionEstimator: LinearEstimator, RecomputeStatefu
     public private(set) var probabilities: Tensor?
     /// Refreshes skipped because the eigendecomposition failed or Σ was not finite.
     public private(set) var refreshFailures = 0
+    /// ε of the probability floor (ALGORITHMS.md §3).
+    public static let probabilityFloor: Float = 0.1
 
     /// - Parameters:
     ///   - n: input features.
@@ -60,7 +65,9 @@ public final class OptimalProjectionEstimator: LinearEstimator, RecomputeStatefu
             return
         }
         eigenbasis = keep(vectors, as: .optimizer)
-        probabilities = keep(Tensor(waterFillingProbabilities(values.scalars, k: rank)), as: .optimizer)
+        let epsilon = Self.probabilityFloor, uniform = Float(rank) / Float(inFeatures)
+        let floored = waterFillingProbabilities(values.scalars, k: rank).map { Swift.min(1, (1 - epsilon) * $0 + epsilon * uniform) }
+        probabilities = keep(Tensor(floored), as: .optimizer)
     }
 
     /// The projection of `step` under the distribution `(q, pi)` (Haar–Stiefel when nil), (n, k).
@@ -103,6 +110,9 @@ public final class OptimalProjectionEstimator: LinearEstimator, RecomputeStatefu
     }
 
     public func savedBytes(rows: Int, weightShape: [Int]) -> Int { rows * rank * 4 }
+
+    /// Σ and Q (n, n) and π (n).
+    public func stateBytes(weightShape: [Int]) -> Int { (2 * inFeatures * inFeatures + inFeatures) * 4 }
 
     public func stateTensors() -> [String: Tensor] {
         var s = ["clock": clock.encoded]

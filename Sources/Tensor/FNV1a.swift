@@ -1,0 +1,46 @@
+/// FNV-1a, 64 bits: a fast fingerprint, stable across runs and platforms (unlike `Hasher`), for
+/// RNG stream keys, cache keys, content hashes of data files and checkpoint checksums.
+/// Not cryptographic: it only has to tell different inputs apart and detect corruption.
+public struct FNV1a: Sendable {
+    public private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    public init() {}
+
+    public mutating func combine<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        var h = value
+        for byte in bytes {
+            h ^= UInt64(byte)
+            h &*= 0x0000_0100_0000_01b3
+        }
+        value = h
+    }
+
+    public mutating func combine(_ buffer: UnsafeRawBufferPointer) {
+        var h = value
+        for byte in buffer {
+            h ^= UInt64(byte)
+            h &*= 0x0000_0100_0000_01b3
+        }
+        value = h
+    }
+
+    /// The eight little-endian bytes of `word`.
+    public mutating func combine(_ word: UInt64) {
+        withUnsafeBytes(of: word.littleEndian) { combine($0) }
+    }
+
+    public static func hash<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 {
+        var h = FNV1a()
+        h.combine(bytes)
+        return h.value
+    }
+
+    /// The hash of a string's UTF-8 bytes.
+    public static func hash(_ text: String) -> UInt64 { hash(text.utf8) }
+
+    /// `value` as 16 hexadecimal digits.
+    public static func hex(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}
