@@ -14,7 +14,7 @@ extension OptimizerSpec {
             let perParameter: Int
             switch kind {
             case .adamw:
-                perParameter = try Size.product(2, count, what: what)
+                perParameter = try Size.product(2, count, what: what) + 1 // moments and a step count
             case .sgd:
                 perParameter = (options["momentum"] ?? 0) > 0 ? count : 0
             case .lomo:
@@ -23,7 +23,7 @@ extension OptimizerSpec {
                 perParameter = shape.count >= 2 ? count / shape[shape.count - 1] + shape[shape.count - 1] : count
             case .galore, .grassjump, .grasswalk:
                 guard groups.usesSubspace(path: path, shape: shape) else {
-                    perParameter = try Size.product(2, count, what: what)
+                    perParameter = try Size.product(2, count, what: what) + 1 // the AdamW group
                     break
                 }
                 let (m, n) = (shape[0], shape[1])
