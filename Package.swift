@@ -46,6 +46,9 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["Tensor", "Autograd", "Estimators", "NN", "TestSupport"]),
         // Runs the executables as a user would (exit codes, one-line errors); depending on them builds them.
         .testTarget(name: "ExamplesTests", dependencies: ["llama-pretrain", "llama-gradients", "sketchgrad-bench", "TestSupport"]),
+        // Seeded, time-bounded fuzzing of every parser and executable (a few seconds in CI; see FuzzSupport.swift).
+        .testTarget(name: "FuzzTests", dependencies: ["Tensor", "Autograd", "Estimators", "NN", "TestSupport",
+                                                      "llama-pretrain", "llama-gradients", "sketchgrad-bench"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -53,7 +53,7 @@ struct LlamaGradients: ParsableCommand {
             print("loss \(dump.loss) over \(dump.batch * (dump.seq - 1)) targets (batch \(dump.batch), seq \(dump.seq)); "
                   + "wrote \(dump.gradients.count) gradients to \(outputURL.path)")
         } catch {
-            FileHandle.standardError.write(Data("llama-gradients: error: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("llama-gradients: error: \("\(error)".oneLine)\n".utf8))
             throw ExitCode(1)
         }
     }

@@ -34,6 +34,11 @@ struct LlamaPretrain: ParsableCommand {
     @Option(help: "Sampling temperature for --sample (0: greedy). Example: --temperature 0.8")
     var temperature: Float = 0.8
 
+    func validate() throws {
+        guard (0...100_000).contains(sample) else { throw ValidationError("--sample must be in 0...100000, got \(sample)") }
+        guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be a finite number ≥ 0, got \(temperature)") }
+    }
+
     func run() throws {
         do {
             Interrupt.install()
@@ -96,7 +101,7 @@ struct LlamaPretrain: ParsableCommand {
 
 /// Prints one line naming the problem and exits non-zero.
 func fail(_ error: Error) -> Never {
-    FileHandle.standardError.write(Data("llama-pretrain: error: \(error)\n".utf8))
+    FileHandle.standardError.write(Data("llama-pretrain: error: \("\(error)".oneLine)\n".utf8))
     exit(1)
 }
 

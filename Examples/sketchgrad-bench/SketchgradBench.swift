@@ -36,7 +36,7 @@ func benchmark(_ name: String, _ body: () throws -> Void) throws {
         exit(1)
     }
     do { try body() } catch {
-        FileHandle.standardError.write(Data("sketchgrad-bench \(name): error: \(error)\n".utf8))
+        FileHandle.standardError.write(Data("sketchgrad-bench \(name): error: \("\(error)".oneLine)\n".utf8))
         throw ExitCode(1)
     }
 }

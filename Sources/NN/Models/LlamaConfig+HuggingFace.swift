@@ -15,7 +15,7 @@ extension LlamaConfig {
         do {
             root = try JSONDecoder().decode([String: JSONValue].self, from: data)
         } catch {
-            throw ConfigError.invalidJSON(String(describing: error).split(separator: "\n").first.map(String.init) ?? "unreadable")
+            throw ConfigError.invalidJSON(error is DecodingError ? "not valid JSON" : "\(error)".split(separator: "\n").first.map(String.init) ?? "unreadable")
         }
         let json = HFKeys(root)
         if let type = try json.string("model_type"), !["llama", "mixtral"].contains(type) {

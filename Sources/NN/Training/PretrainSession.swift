@@ -167,7 +167,7 @@ public final class PretrainSession {
             guard let data = FileManager.default.contents(atPath: url.path) else {
                 throw RunError("--config: cannot read \(url.path)")
             }
-            return try LlamaConfig(huggingFaceJSON: data)
+            do { return try LlamaConfig(huggingFaceJSON: data) } catch { throw RunError("--config \(url.path): \(error)") }
         }
         return try LlamaConfig.preset(name)
     }
