@@ -40,7 +40,7 @@ public struct EstimatorSaved {
 ///   recategorize what you keep.
 ///
 /// A user-defined estimator that keeps every `stride`-th row of `x` (cycling the offset with the
-/// step) and rescales, saving N/stride rows instead of N (compiled in `UserEstimatorTests`):
+/// step) and rescales, saving N/stride rows instead of N (compiled in `EstimatorGuideTests`):
 /// ```swift
 /// final class RowSubsampleEstimator: LinearEstimator, RecomputeStateful {
 ///     let stride: Int

@@ -2,22 +2,16 @@
 /// RNG stream keys, cache keys, content hashes of data files and checkpoint checksums.
 /// Not cryptographic: it only has to tell different inputs apart and detect corruption.
 public struct FNV1a: Sendable {
-    public private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    public var value: UInt64 = 0xcbf2_9ce4_8422_2325
 
     public init() {}
 
+    /// Inlinable so callers in other modules get it specialised (a checksum of a checkpoint runs
+    /// over hundreds of MB).
+    @inlinable
     public mutating func combine<C: Collection>(_ bytes: C) where C.Element == UInt8 {
         var h = value
         for byte in bytes {
-            h ^= UInt64(byte)
-            h &*= 0x0000_0100_0000_01b3
-        }
-        value = h
-    }
-
-    public mutating func combine(_ buffer: UnsafeRawBufferPointer) {
-        var h = value
-        for byte in buffer {
             h ^= UInt64(byte)
             h &*= 0x0000_0100_0000_01b3
         }

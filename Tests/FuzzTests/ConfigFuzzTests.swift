@@ -62,8 +62,7 @@ final class ConfigFuzzTests: XCTestCase {
         var f = Fuzzer("run-configuration")
         let tally = FuzzTally("run-configuration", budget: 30)
         let dir = try fuzzDirectory(self, "runs")
-        let model = dir.appendingPathComponent("tiny.json")
-        try Data(#"{"hidden_size": 16, "intermediate_size": 24, "num_attention_heads": 2, "num_hidden_layers": 1, "vocab_size": 300, "max_position_embeddings": 32}"#.utf8).write(to: model)
+        let model = try writeTinyModelConfig(in: dir)
         let text = dir.appendingPathComponent("text.txt")
         try Data(SyntheticCorpus.generate(sentences: 300, seed: 5).utf8).write(to: text)
         let tiny = dir.appendingPathComponent("short.txt")
@@ -109,6 +108,8 @@ final class ConfigFuzzTests: XCTestCase {
             tally.run(input) {
                 let session = try PretrainSession(c, cacheDirectory: dir.appendingPathComponent("cache"),
                                                   memoryLimit: MemoryLimit(bytes: 256 << 20, source: "the fuzz budget"))
+                // Many micro-batches are valid but slow: check construction only.
+                guard c.training.gradAccum <= 4 else { return }
                 let m = session.trainer.trainStep()
                 if !m.loss.isFinite { tally.fail("first step's loss is \(m.loss)", input) }
             }

@@ -15,8 +15,7 @@ final class ExecutableFuzzTests: XCTestCase {
 
     override func setUpWithError() throws {
         dir = try fuzzDirectory(self, "tools")
-        try Data(#"{"hidden_size": 16, "intermediate_size": 24, "num_attention_heads": 2, "num_hidden_layers": 1, "vocab_size": 300, "max_position_embeddings": 32}"#.utf8)
-            .write(to: URL(fileURLWithPath: tiny))
+        _ = try writeTinyModelConfig(in: dir)
         try Data(SyntheticCorpus.generate(sentences: 300, seed: 5).utf8).write(to: URL(fileURLWithPath: text))
     }
 

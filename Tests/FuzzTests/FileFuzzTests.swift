@@ -129,8 +129,7 @@ final class FileFuzzTests: XCTestCase {
         var f = Fuzzer("resume-files")
         let tally = FuzzTally("resume-files", budget: 30)
         let dir = try fuzzDirectory(self, "resume")
-        let model = dir.appendingPathComponent("tiny.json")
-        try Data(#"{"hidden_size": 16, "intermediate_size": 24, "num_attention_heads": 2, "num_hidden_layers": 1, "vocab_size": 300, "max_position_embeddings": 32}"#.utf8).write(to: model)
+        let model = try writeTinyModelConfig(in: dir)
         var c = RunConfiguration()
         c.model = model.path
         c.corpusSentences = 400
@@ -156,7 +155,7 @@ final class FileFuzzTests: XCTestCase {
                     try? FileManager.default.moveItem(at: run.appendingPathComponent("checkpoint"), to: run.appendingPathComponent(to))
                     edits.append("checkpoint → \(to)")
                 case 2 where file == "run.json":
-                    var text = try String(contentsOf: url, encoding: .utf8)
+                    guard var text = try? String(contentsOf: url, encoding: .utf8) else { continue }
                     let key = f.pick(["learningRate", "steps", "batch", "seed", "estimators", "fnv1a", "format", "threads", "dataFile"])
                     if let r = text.range(of: "\"\(key)\" : ") {
                         let end = text[r.upperBound...].firstIndex(where: { $0 == "," || $0 == "\n" }) ?? text.endIndex

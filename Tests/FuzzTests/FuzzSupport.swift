@@ -123,6 +123,15 @@ final class FuzzTally {
     }
 }
 
+/// Writes the config.json of a hidden-16, one-layer LLaMA (vocabulary 300, 32 positions) into
+/// `directory`: the model every accepted fuzz run trains, so a case costs milliseconds.
+func writeTinyModelConfig(in directory: URL) throws -> URL {
+    let url = directory.appendingPathComponent("tiny.json")
+    try Data(#"{"hidden_size": 16, "intermediate_size": 24, "num_attention_heads": 2, "num_hidden_layers": 1, "vocab_size": 300, "max_position_embeddings": 32}"#.utf8)
+        .write(to: url)
+    return url
+}
+
 /// A fresh directory removed when the test ends.
 func fuzzDirectory(_ test: XCTestCase, _ name: String) throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("sketchgrad-fuzz-\(name)-\(UUID().uuidString)")

@@ -15,7 +15,7 @@ extension LlamaConfig {
         do {
             root = try JSONDecoder().decode([String: JSONValue].self, from: data)
         } catch {
-            throw ConfigError.invalidJSON(error is DecodingError ? "not valid JSON" : "\(error)".split(separator: "\n").first.map(String.init) ?? "unreadable")
+            throw ConfigError.invalidJSON(Self.jsonProblem(data))
         }
         let json = HFKeys(root)
         if let type = try json.string("model_type"), !["llama", "mixtral"].contains(type) {
@@ -55,6 +55,17 @@ extension LlamaConfig {
                   moe: moe)
         do { try validate() } catch let error as ConfigError {
             throw error.renamingKeys(LlamaConfig.huggingFaceKeys)
+        }
+    }
+
+    /// What is wrong with a config.json the decoder refused: JSONSerialization names it ("Number
+    /// 1e999 is not representable in Swift."), the decoder does not.
+    static func jsonProblem(_ data: Data) -> String {
+        do {
+            _ = try JSONSerialization.jsonObject(with: data)
+            return "not a JSON object of keys and values"
+        } catch {
+            return ((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String) ?? "not valid JSON"
         }
     }
 

@@ -118,7 +118,7 @@ public struct OptimizerSpec: Equatable, CustomStringConvertible {
             }
         case "rank", "gap":
             // Bounded so the value survives its round trip through Double exactly.
-            guard let v = Int(text), v >= 1, v <= maxRankOrGap else { throw bad("an integer in 1...\(maxRankOrGap)") }
+            guard let v = Int(text), v >= 1, v <= maxRankOrGap else { throw bad("a positive integer ≤ \(maxRankOrGap)") }
             return Double(v)
         default:
             guard let v = Double(text), v.isFinite else { throw bad("a number") }

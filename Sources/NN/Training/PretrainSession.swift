@@ -122,6 +122,10 @@ public final class PretrainSession {
         trainer = Trainer(model: model, optimizer: optimizer, data: dataset, options: t)
     }
 
+    /// Upper bound of tokens per optimizer step (2³²); a larger product is a typo that would run
+    /// for days, not a batch.
+    public static let maxTokensPerStep = 1 << 32
+
     /// Upper bound of `--threads` (OpenBLAS pools are far smaller).
     public static let maxThreads = 1024
 
@@ -149,8 +153,12 @@ public final class PretrainSession {
         guard t.evalEvery >= 0 else { throw RunError("--eval-every must be 0 (off) or positive, got \(t.evalEvery)") }
         guard t.saveEvery >= 0 else { throw RunError("--save-every must be 0 (at the end only) or positive, got \(t.saveEvery)") }
         guard t.warmup >= 0 else { throw RunError("--warmup must not be negative, got \(t.warmup)") }
-        do { _ = try Size.product(t.batch, t.seq, t.gradAccum, what: "tokens per step (--batch × --seq × --grad-accum)") } catch {
+        let tokens: Int
+        do { tokens = try Size.product(t.batch, t.seq, t.gradAccum, what: "tokens per step (--batch × --seq × --grad-accum)") } catch {
             throw RunError("\(error)")
+        }
+        guard tokens <= Self.maxTokensPerStep else {
+            throw RunError("--batch × --seq × --grad-accum = \(tokens) tokens per step exceeds \(Self.maxTokensPerStep) (about a thousand times the largest published batches)")
         }
         guard t.learningRate > 0, t.learningRate.isFinite else { throw RunError("--lr must be a positive finite number, got \(t.learningRate)") }
         guard (0...1).contains(t.minLearningRateRatio) else { throw RunError("--min-lr-ratio must be in [0, 1], got \(t.minLearningRateRatio)") }
