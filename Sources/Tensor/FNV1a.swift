@@ -6,16 +6,36 @@ public struct FNV1a: Sendable {
 
     public init() {}
 
-    /// Inlinable so callers in other modules get it specialised (a checksum of a checkpoint runs
-    /// over hundreds of MB).
-    @inlinable
-    public mutating func combine<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+    public mutating func combine(_ buffer: UnsafeRawBufferPointer) {
         var h = value
-        for byte in bytes {
+        for byte in buffer {
             h ^= UInt64(byte)
             h &*= 0x0000_0100_0000_01b3
         }
         value = h
+    }
+
+    /// The same xor-multiply step on the buffer's little-endian 64-bit words, then on its last
+    /// bytes one by one: about 8× faster than `combine`, for checksums of large buffers (a
+    /// checkpoint's tensors, a data file). Not equal to `combine` of the same bytes; a reader must
+    /// call it with the same buffer boundaries as the writer.
+    public mutating func combineWords(_ buffer: UnsafeRawBufferPointer) {
+        var h = value
+        let words = buffer.count / 8
+        if let base = buffer.baseAddress {
+            for i in 0..<words {
+                h ^= UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))
+                h &*= 0x0000_0100_0000_01b3
+            }
+        }
+        value = h
+        combine(UnsafeRawBufferPointer(rebasing: buffer[(8 * words)...]))
+    }
+
+    /// Contiguous collections (arrays, `Data`, slices) go straight to the raw-buffer loop.
+    public mutating func combine<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        if bytes.withContiguousStorageIfAvailable({ combine(UnsafeRawBufferPointer($0)) }) != nil { return }
+        Array(bytes).withUnsafeBytes { combine($0) }
     }
 
     /// The eight little-endian bytes of `word`.

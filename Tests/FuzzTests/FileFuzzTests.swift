@@ -59,6 +59,41 @@ final class FileFuzzTests: XCTestCase {
         _ = try? TrainingState(file: file)
     }
 
+    /// A structural edit of the header: an entry's offsets, shape or dtype changed, an entry
+    /// duplicated under an escaped spelling of its name, or the metadata given a non-string value;
+    /// the length prefix is rewritten to match, so the reader's semantic checks are what must catch it.
+    func mutateHeader(_ data: Data, _ f: inout Fuzzer) -> Data {
+        guard data.count >= 8,
+              let length = data.prefix(8).withUnsafeBytes({ Int(exactly: $0.loadUnaligned(as: UInt64.self)) }),
+              length <= data.count - 8,
+              var header = try? JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + length))) as? [String: Any],
+              let name = header.keys.filter({ $0 != "__metadata__" }).sorted().first.map({ $0 }),
+              var entry = header[name] as? [String: Any] else { return data }
+        var extra = ""
+        switch f.int(0...5) {
+        case 0:
+            var offsets = entry["data_offsets"] as? [Int] ?? [0, 0]
+            offsets[f.int(0...1)] += f.pick([-8, -4, -1, 1, 4, 1 << 20, Int.max / 2])
+            entry["data_offsets"] = offsets
+        case 1:
+            var shape = entry["shape"] as? [Int] ?? []
+            if shape.isEmpty || f.chance(0.3) { shape.append(f.pick([0, 1, 2, -1])) } else { shape[f.int(0...(shape.count - 1))] = f.pick([0, 2, -3, 1 << 31, Int.max]) }
+            entry["shape"] = shape
+        case 2: entry["dtype"] = f.pick(["F64", "F16", "I8", "BOOL", "F4", "", "f32"])
+        case 3:
+            // The same key again, spelled with an escape: a JSON decoder keeps only one of them.
+            extra = ",\"\\u\(String(format: "%04x", name.unicodeScalars.first!.value))\(name.dropFirst())\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}"
+        case 4: header["__metadata__"] = f.pick([["k": 1] as [String: Any], ["k": ["a"]], [:]])
+        default: header[f.pick(["x", name + ".copy"])] = entry
+        }
+        header[name] = entry
+        guard var json = try? JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]) else { return data }
+        if !extra.isEmpty { json = json.dropLast() + Data(extra.utf8) + Data("}".utf8) }
+        var out = Data()
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
+        return out + json + data.dropFirst(8 + length)
+    }
+
     func testSafetensorsFiles() throws {
         var f = Fuzzer("safetensors")
         let tally = FuzzTally("safetensors"), loads = FuzzTally("safetensors-into-model")
@@ -67,7 +102,7 @@ final class FileFuzzTests: XCTestCase {
         let path = dir.appendingPathComponent("model.safetensors")
         for i in 0..<(500 * Fuzzer.scale) where !tally.outOfTime {
             var data = valid[i % valid.count]
-            for _ in 0..<(i < valid.count ? 0 : f.int(1...2)) { data = f.corrupt(data) }
+            for _ in 0..<(i < valid.count ? 0 : f.int(1...2)) { data = f.chance(0.5) ? mutateHeader(data, &f) : f.corrupt(data) }
             let input = "seed file \(i % valid.count), \(data.count) bytes, header \(String(decoding: data.dropFirst(8).prefix(120), as: UTF8.self))"
             tally.run(input) {
                 let file = try SafetensorsFile(data: data, path: "fuzz.safetensors")

@@ -16,6 +16,28 @@ final class FingerprintAndSizeTests: XCTestCase {
         XCTAssertEqual(FNV1a.hex(0xab), "00000000000000ab")
     }
 
+    /// The word-wise variant: one word then the tail bytes; any single bit flip changes it.
+    func testWordwiseChecksumSeesEveryBit() {
+        let bytes: [UInt8] = Array(0..<11)
+        var h = FNV1a()
+        bytes.withUnsafeBytes { h.combineWords($0) }
+        var expected: UInt64 = 0xcbf2_9ce4_8422_2325
+        expected ^= bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        expected &*= 0x0000_0100_0000_01b3
+        for b in bytes[8...] { expected ^= UInt64(b); expected &*= 0x0000_0100_0000_01b3 }
+        XCTAssertEqual(h.value, expected)
+        var seen = Set([h.value])
+        for i in bytes.indices {
+            for bit in 0..<8 {
+                var flipped = bytes
+                flipped[i] ^= 1 << bit
+                var g = FNV1a()
+                flipped.withUnsafeBytes { g.combineWords($0) }
+                XCTAssertTrue(seen.insert(g.value).inserted, "flip of bit \(bit) in byte \(i)")
+            }
+        }
+    }
+
     func testIsAllFiniteSeesEveryElement() {
         for count in [0, 1, 15, 16, 17, 40] {
             var t = Tensor(shape: [count], repeating: 1)

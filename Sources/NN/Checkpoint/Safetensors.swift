@@ -151,10 +151,11 @@ public struct SafetensorsFile: @unchecked Sendable {
     /// The `__metadata__` key of the data checksum that `SafetensorsWriter.checksummed` adds.
     public static let checksumKey = "sketchgrad_data_fnv1a64"
 
-    /// FNV-1a (64-bit) of the whole data buffer.
+    /// FNV-1a (64-bit, `combineWords`) of the data buffer, tensor by tensor in buffer order, as
+    /// `SafetensorsWriter` computes it.
     public var dataChecksum: UInt64 {
         var h = FNV1a()
-        bytes.withUnsafeBytes { all in h.combine(UnsafeRawBufferPointer(rebasing: all[dataStart...])) }
+        for e in entries { withBytes(of: e) { h.combineWords($0) } }
         return h.value
     }
 

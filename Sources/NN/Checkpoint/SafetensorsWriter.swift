@@ -72,14 +72,14 @@ public struct SafetensorsWriter {
         return withUnsafeBytes(of: UInt64(header.count).littleEndian, Array.init) + header
     }
 
-    /// FNV-1a of the data buffer as `write` lays it out.
+    /// FNV-1a (`combineWords`, tensor by tensor) of the data buffer as `write` lays it out.
     private func dataChecksum(order: [String]) -> UInt64 {
         var h = FNV1a()
         for name in order {
             switch items[name]!.payload {
-            case .float(let t): t.withUnsafeBufferPointer { h.combine(UnsafeRawBufferPointer($0)) }
-            case .int32(let v): v.withUnsafeBytes { h.combine($0) }
-            case .int64(let v): v.withUnsafeBytes { h.combine($0) }
+            case .float(let t): t.withUnsafeBufferPointer { h.combineWords(UnsafeRawBufferPointer($0)) }
+            case .int32(let v): v.withUnsafeBytes { h.combineWords($0) }
+            case .int64(let v): v.withUnsafeBytes { h.combineWords($0) }
             }
         }
         return h.value

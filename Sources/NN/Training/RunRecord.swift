@@ -62,7 +62,7 @@ public struct RunInputs: Codable, Equatable, Sendable {
 public struct FileFingerprint: Codable, Equatable, Sendable {
     public var path: String
     public var bytes: Int
-    /// FNV-1a (64-bit) of the whole file, hex.
+    /// FNV-1a (64-bit, `FNV1a.combineWords`) of the whole file, hex.
     public var fnv1a: String
 
     public init(path: String, bytes: Int, fnv1a: String) { self.path = path; self.bytes = bytes; self.fnv1a = fnv1a }
@@ -75,7 +75,7 @@ public struct FileFingerprint: Codable, Equatable, Sendable {
             throw RunError("cannot read \(url.path): \(error.localizedDescription)")
         }
         var h = FNV1a()
-        data.withUnsafeBytes { h.combine($0) }
+        data.withUnsafeBytes { h.combineWords($0) }
         self.init(path: url.standardizedFileURL.path, bytes: data.count, fnv1a: FNV1a.hex(h.value))
     }
 }
