@@ -1,8 +1,8 @@
-/// FNV-1a, 64 bits: a fast fingerprint, stable across runs and platforms (unlike `Hasher`), for
-/// RNG stream keys, cache keys, content hashes of data files and checkpoint checksums.
-/// Not cryptographic: it only has to tell different inputs apart and detect corruption.
+/// FNV-1a, 64 bits: a fast fingerprint, stable across runs and platforms, for cache keys and RNG
+/// stream keys, content hashes of data files and checkpoint checksums. Not cryptographic: it only
+/// has to tell different texts, paths and tokenizers apart and notice a corrupted file.
 public struct FNV1a: Sendable {
-    public var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    public private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
 
     public init() {}
 
