@@ -25,7 +25,8 @@ let package = Package(
 
         .executableTarget(
             name: "sketchgrad-bench",
-            dependencies: ["Tensor", "Autograd", "Estimators", "NN", "COpenBLAS"],
+            dependencies: ["Tensor", "Autograd", "Estimators", "NN", "COpenBLAS",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/sketchgrad-bench"),
         .executableTarget(
             name: "llama-pretrain",
@@ -34,7 +35,8 @@ let package = Package(
             path: "Examples/llama-pretrain"),
         .executableTarget(
             name: "llama-gradients",
-            dependencies: ["Tensor", "Autograd", "Estimators", "NN"],
+            dependencies: ["Tensor", "Autograd", "Estimators", "NN",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/llama-gradients"),
 
         .target(name: "TestSupport", dependencies: ["Tensor", "Autograd"], path: "Tests/TestSupport"),
@@ -44,6 +46,9 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["Tensor", "Autograd", "Estimators", "NN", "TestSupport"]),
         // Runs the executables as a user would (exit codes, one-line errors); depending on them builds them.
         .testTarget(name: "ExamplesTests", dependencies: ["llama-pretrain", "llama-gradients", "sketchgrad-bench", "TestSupport"]),
+        // Seeded, time-bounded fuzzing of every parser and executable (a few seconds in CI; see FuzzSupport.swift).
+        .testTarget(name: "FuzzTests", dependencies: ["Tensor", "Autograd", "Estimators", "NN", "TestSupport",
+                                                      "llama-pretrain", "llama-gradients", "sketchgrad-bench"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -37,6 +37,7 @@ struct Compare: ParsableCommand {
     func run() throws {
         do {
             Interrupt.install()
+            installOutOfMemoryExit(tool: "llama-pretrain compare")
             let outURL = URL(fileURLWithPath: shared.out ?? "runs/compare")
             let plans = try runs.flatMap { try ComparePlan.plans(entry: $0, base: flags, shared: shared, optimizers: optimizers) }
             // Parse every configuration before training any, so a typo fails at once.
@@ -90,6 +91,8 @@ struct Compare: ParsableCommand {
         try writeAtomically(Data(plot.svg().utf8), to: dir.appendingPathComponent("validation.svg"))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = RunSummary.keyStyle
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         try writeAtomically(try encoder.encode(entries), to: dir.appendingPathComponent("compare.json"))
     }
 

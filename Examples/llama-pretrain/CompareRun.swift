@@ -14,20 +14,24 @@ struct ComparePlan {
     ///   e.g. `lean: --estimators 'default=exact; layers.*=gradlite(rank:64)' --activations 'default=int8'`.
     static func plans(entry: String, base: RunFlags, shared: SharedFlags, optimizers: [String]) throws -> [ComparePlan] {
         let text = entry.trimmingCharacters(in: .whitespaces)
-        guard !text.isEmpty else { throw ValidationError("--runs: an entry is empty") }
+        guard !text.isEmpty else { throw RunError("--runs: an entry is empty") }
         if let colon = text.firstIndex(of: ":"), text[text.index(after: colon)...].trimmingCharacters(in: .whitespaces).hasPrefix("--") {
             let name = text[..<colon].trimmingCharacters(in: .whitespaces)
-            guard !name.isEmpty else { throw ValidationError("--runs: entry '\(text)' has no name before ':'") }
+            guard !name.isEmpty else { throw RunError("--runs: entry '\(text)' has no name before ':'") }
             let tokens = try shellWords(String(text[text.index(after: colon)...]))
             let overrides: CompareOverrides
             do { overrides = try CompareOverrides.parse(tokens) } catch {
-                throw ValidationError("--runs: entry '\(name)': \(CompareOverrides.message(for: error))")
+                throw RunError("--runs: entry '\(name)': \(CompareOverrides.message(for: error))")
             }
             return [ComparePlan(name: name, configuration: overrides.applied(to: base.configuration(shared)))]
         }
-        let parts = text.split(separator: "@", maxSplits: 1).map(String.init)
+        let parts = text.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !parts[0].isEmpty, parts.count == 1 || !parts[1].isEmpty else {
+            throw RunError("--runs: '\(text)' is not an estimator spec optionally followed by @OPTIMIZER (e.g. 'haar(rank:64)' or 'exact@galore(rank:64)') nor 'NAME: FLAGS'")
+        }
         let estimators = parts[0].contains("=") ? parts[0] : "default=exact; layers.*=\(parts[0])"
-        let chosen = parts.count == 2 ? [parts[1]] : (optimizers.isEmpty ? [base.optimizer] : optimizers)
+        let chosen = parts.count == 2 ? [parts[1]] : (optimizers.isEmpty ? [base.optimizer ?? "adamw"] : optimizers)
         return chosen.map { o in
             ComparePlan(name: parts.count == 2 || optimizers.count > 1 ? "\(parts[0]) @ \(o)" : parts[0],
                         configuration: base.configuration(shared, estimators: estimators, optimizer: o))
@@ -81,7 +85,7 @@ func shellWords(_ text: String) throws -> [String] {
         default: current.append(c); inWord = true
         }
     }
-    guard quote == nil, !escaped else { throw ValidationError("--runs: unterminated quote or escape in '\(text)'") }
+    guard quote == nil, !escaped else { throw RunError("--runs: unterminated quote or escape in '\(text)'") }
     if inWord { words.append(current) }
     return words
 }

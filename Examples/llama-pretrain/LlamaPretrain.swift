@@ -34,13 +34,15 @@ struct LlamaPretrain: ParsableCommand {
           llama-pretrain compare --runs exact 'haar(rank:64)' --steps 100
           llama-pretrain tokenize --tokenizer runs/default/checkpoint --text notes.txt --out ids.safetensors
           llama-pretrain train-tokenizer --text corpus.txt --vocab-size 8000 --out tokenizers/corpus
+
+        Before allocating anything it estimates the run's memory (parameters, gradients, optimizer state, activations) and refuses a run that does not fit in physical memory (or in SKETCHGRAD_MEMORY_LIMIT, e.g. 8G). A run whose loss, gradient norm or validation loss stops being finite stops with "training diverged at step N" and keeps its last good checkpoint.
         """,
         subcommands: [Compare.self, Tokenize.self, TrainTokenizer.self])
 
     @OptionGroup var flags: RunFlags
     @OptionGroup var shared: SharedFlags
 
-    @Option(help: "Continue the run saved in this --out folder; reproduces the uninterrupted run exactly (same thread count). Other model/data flags are taken from the saved run. Example: --resume runs/exact --steps 400")
+    @Option(help: "Continue the run saved in this --out folder from its newest complete checkpoint; an interrupted run resumed with the same --steps and thread count is bit-identical to the uninterrupted one. The run's configuration, data and tokenizer are checked: only --steps (the new total) and --threads may change; other flags must match the run or be left out. Example: --resume runs/exact --steps 400")
     var resume: String?
 
     @Option(help: "Generate N tokens from --prompt at the end. Example: --sample 100")
@@ -52,16 +54,28 @@ struct LlamaPretrain: ParsableCommand {
     @Option(help: "Sampling temperature for --sample (0: greedy). Example: --temperature 0.8")
     var temperature: Float = 0.8
 
+    func validate() throws {
+        guard (0...100_000).contains(sample) else { throw ValidationError("--sample must be in 0...100000, got \(sample)") }
+        guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be a finite number ≥ 0, got \(temperature)") }
+    }
+
     func run() throws {
         do {
             Interrupt.install()
+            installOutOfMemoryExit(tool: "llama-pretrain")
             let session: PretrainSession
             let outURL: URL
             if let resume {
                 let dir = URL(fileURLWithPath: resume)
-                session = try PretrainSession.resume(from: dir, steps: flags.steps)
+                do {
+                    session = try PretrainSession.resume(from: dir, steps: flags.steps) { flags.applyGiven(shared, to: &$0) }
+                } catch var error as ResumeChangeError {
+                    error.flag = RunFlags.flag(forKey: error.difference.key)
+                    throw error
+                }
                 outURL = shared.out.map { URL(fileURLWithPath: $0) } ?? dir
                 print("resuming \(dir.path) at step \(session.trainer.step) of \(session.configuration.training.steps)")
+                for note in session.resumeNotes { print("note: \(note)") }
             } else {
                 session = try PretrainSession(flags.configuration(shared))
                 outURL = URL(fileURLWithPath: shared.out ?? "runs/default")
@@ -90,9 +104,10 @@ struct LlamaPretrain: ParsableCommand {
         let m = s.modelConfig
         print("model \(c.model): \(s.model.parameterCount) parameters (hidden \(m.hiddenSize), \(m.numLayers) layers, \(m.numHeads) heads, vocab \(m.vocabSize)\(m.moe.map { ", MoE \($0.experts) experts top-\($0.topK)\($0.sharedExpert ? " + shared" : "")" } ?? ""))")
         print("data: \(s.dataset.source) — \(s.dataset.trainTokens.count) train / \(s.dataset.validationTokens.count) validation tokens, \(s.tokenizer.map { "tokenizer vocabulary \($0.vocabSize)" } ?? "token ids, no tokenizer")\(s.dataset.trainExamples.map { ", \($0.count) instruction examples (loss on responses)" } ?? "")")
+        print("memory estimate: \(s.memoryEstimate)")
         print("estimators: \(s.assignment.description)  (the output head is fused with the loss and always exact)")
         print("saved activations: \(s.activationCodecs.description)")
-        print("optimizer: \(s.optimizer.description); lr \(t.learningRate), warmup \(t.warmup), cosine to \(t.minLearningRateRatio)×, clip \(t.clip), batch \(t.batch)×\(t.seq)×\(t.gradAccum), threads \(c.threads)\(c.checkpointBlocks ? ", checkpointed blocks" : "")")
+        print("optimizer: \(s.optimizer.description); lr \(t.learningRate), warmup \(t.warmup), cosine to \(t.minLearningRateRatio)× at step \(t.scheduleHorizon), clip \(t.clip), batch \(t.batch)×\(t.seq)×\(t.gradAccum), threads \(c.threads)\(c.checkpointBlocks ? ", checkpointed blocks" : "")")
     }
 
     func printFooter(_ s: RunSummary, out: URL) {
@@ -109,6 +124,14 @@ struct LlamaPretrain: ParsableCommand {
 
 /// Prints one line naming the problem and exits non-zero.
 func fail(_ error: Error) -> Never {
-    FileHandle.standardError.write(Data("llama-pretrain: error: \(error)\n".utf8))
+    FileHandle.standardError.write(Data("llama-pretrain: error: \("\(error)".oneLine)\n".utf8))
     exit(1)
+}
+
+/// An allocation the memory pre-flight did not foresee ends the program with one line, not a trap.
+func installOutOfMemoryExit(tool: String) {
+    Memory.allocationFailureHandler = { failure in
+        FileHandle.standardError.write(Data("\(tool): error: \(failure); try a smaller --batch, --seq or model\n".utf8))
+        exit(1)
+    }
 }

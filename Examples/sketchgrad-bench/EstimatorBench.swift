@@ -1,9 +1,40 @@
+import ArgumentParser
 import Autograd
 import COpenBLAS
 import Estimators
 import Foundation
 import NN
 import Tensor
+
+struct EstimatorsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "estimators",
+        abstract: "Every backward estimator of a linear layer against exact: time and saved bytes (one JSON object).",
+        discussion: "Example: sketchgrad-bench estimators --rows 2048 --iterations 30 --refresh 20")
+
+    @Option(help: "Rows N of the layer input (batch × sequence), 1...16777216. Example: --rows 2048")
+    var rows = 2048
+
+    @Option(help: "Timed iterations per estimator, 1...100000 (after 3 warm-up ones). Example: --iterations 30")
+    var iterations = 30
+
+    @Option(help: "Refresh interval T of the adaptive estimators, ≥ 1. Example: --refresh 20")
+    var refresh = 20
+
+    func validate() throws {
+        guard (1...(1 << 24)).contains(rows) else { throw ValidationError("--rows must be in 1...16777216, got \(rows)") }
+        guard (1...100_000).contains(iterations) else { throw ValidationError("--iterations must be in 1...100000, got \(iterations)") }
+        guard refresh >= 1 else { throw ValidationError("--refresh must be at least 1, got \(refresh)") }
+    }
+
+    func run() throws {
+        try benchmark("estimators") {
+            // Input, upstream gradient, output and saved copies of both layer shapes (256 ↔ 688).
+            try checkFits(rows * (256 + 688) * 4 * 8, what: "--rows \(rows)")
+            try runEstimatorBenchmark(rows: rows, iterations: iterations, refresh: refresh)
+        }
+    }
+}
 
 /// `sketchgrad-bench estimators [--rows N] [--iterations I] [--refresh T]`
 ///
@@ -14,20 +45,7 @@ import Tensor
 /// iteration, eigendecomposition) are timed separately from ordinary steps. Prints JSON.
 /// Target (issue 3): the projection overhead of Haar–Stiefel and GradLite, ordinary steps,
 /// at most 25% of the exact layer's forward + backward time.
-func runEstimatorBenchmark(arguments: [String]) {
-    var rows = 2048, iterations = 30, refresh = 20
-    var rest = arguments[...]
-    while let flag = rest.popFirst() {
-        guard ["--rows", "--iterations", "--refresh"].contains(flag), let text = rest.popFirst(), let value = Int(text), value > 0 else {
-            FileHandle.standardError.write(Data("sketchgrad-bench estimators: bad argument '\(flag)' (valid: --rows N, --iterations I, --refresh T, positive integers)\n".utf8))
-            exit(2)
-        }
-        switch flag {
-        case "--rows": rows = value
-        case "--iterations": iterations = value
-        default: refresh = value
-        }
-    }
+func runEstimatorBenchmark(rows: Int, iterations: Int, refresh: Int) throws {
     let layers = [(n: 256, m: 688), (n: 688, m: 256)].map { shape in
         benchmarkLayer(rows: rows, n: shape.n, m: shape.m, iterations: iterations, refresh: refresh)
     }
@@ -35,9 +53,7 @@ func runEstimatorBenchmark(arguments: [String]) {
         benchmark: "estimators", rows: rows, iterations: iterations, refreshInterval: refresh,
         threads: Parallel.threads, openblasCore: String(cString: openblas_get_corename()),
         overheadTarget: 0.25, layers: layers)
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    print(String(decoding: try! encoder.encode(report), as: UTF8.self))
+    try printJSON(report)
 }
 
 struct EstimatorBenchReport: Encodable {
@@ -91,6 +107,7 @@ private func benchmarkLayer(rows: Int, n: Int, m: Int, iterations: Int, refresh:
     let weight = Parameter(Memory.withCategory(.parameter) { Tensor.randomNormal([m, n], std: 0.02, rng: &rng) }, name: "w")
     let input = Parameter(Tensor.randomNormal([rows, n], rng: &rng), name: "x")
     let delta = Tensor.randomNormal([rows, m], rng: &rng)
+    // The specs are fixed above and valid for every n ≥ 4; a parse failure is a programming error.
     let estimators = specs.map {
         try! EstimatorSpec(parsing: $0).make(weightShape: [m, n], seed: 1, stream: estimatorStream(forPath: "bench"))
     }

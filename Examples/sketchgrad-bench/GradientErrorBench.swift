@@ -1,3 +1,4 @@
+import ArgumentParser
 import Autograd
 import Estimators
 import Foundation
@@ -13,16 +14,55 @@ import Tensor
 /// concatenated gradients. Configurations: each op that saves compressible tensors (the linear
 /// layers' inputs, RMSNorm, SwiGLU, attention) alone in bf16 and in int8; all of them in the lean
 /// codecs; the estimators alone; and the lean configuration (estimators + codecs).
-///
-/// Flags: `--config llama-20m`, `--batch 8`, `--seq 256`, `--threads 2`, `--rank K` (default hidden/4),
-/// `--seed 0` (weights, tokens, rounding noise and projections).
-func runGradientErrorBench(_ args: [String]) throws -> [String: Any] {
-    let flags = try BenchFlags(args, known: ["config", "batch", "seq", "threads", "rank", "seed"])
-    let configName = flags.string("config", "llama-20m")
+struct GradientErrorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gradient-error",
+        abstract: "Relative L2 error of each parameter group's gradient against exact, per op and codec and for the lean configuration, on one batch (one JSON object).",
+        discussion: "Example: sketchgrad-bench gradient-error --config llama-20m --batch 8 --seq 256")
+
+    @Option(help: "Model preset. Example: --config llama-20m")
+    var config = "llama-20m"
+
+    @Option(help: "Sequences in the batch. Example: --batch 8")
+    var batch = 8
+
+    @Option(help: "Tokens per sequence. Example: --seq 256")
+    var seq = 256
+
+    @Option(help: "Kernel and BLAS threads. Example: --threads 2")
+    var threads = 2
+
+    @Option(help: "Rank of the estimators (default: hidden size / 4). Example: --rank 64")
+    var rank: Int?
+
+    @Option(help: "Seed of the weights, tokens, rounding noise and projections. Example: --seed 1")
+    var seed: UInt64 = 0
+
+    func validate() throws {
+        for (v, flag) in [(batch, "--batch"), (seq, "--seq")] where v < 1 { throw ValidationError("\(flag) must be positive, got \(v)") }
+        guard (1...PretrainSession.maxThreads).contains(threads) else { throw ValidationError("--threads must be in 1...\(PretrainSession.maxThreads), got \(threads)") }
+        if let rank, rank < 1 { throw ValidationError("--rank must be positive, got \(rank)") }
+    }
+
+    func run() throws {
+        try benchmark("gradient-error") {
+            let json = try JSONSerialization.data(withJSONObject: try measure(), options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: json, as: UTF8.self))
+        }
+    }
+
+    func measure() throws -> [String: Any] {
+        try gradientErrors(configName: config, batch: batch, seq: seq, threads: threads, rank: rank, seed: seed)
+    }
+}
+
+private func gradientErrors(configName: String, batch: Int, seq: Int, threads: Int, rank: Int?, seed: UInt64) throws -> [String: Any] {
     let config = try LlamaConfig.preset(configName)
-    let batch = try flags.int("batch", 8), seq = try flags.int("seq", 256)
-    let rank = try flags.int("rank", config.hiddenSize / 4), seed = UInt64(try flags.int("seed", 0))
-    Parallel.setThreads(try flags.int("threads", 2))
+    guard seq <= config.maxSequenceLength else {
+        throw RunError("--seq \(seq) exceeds the model's maximum sequence length \(config.maxSequenceLength)")
+    }
+    let rank = rank ?? config.hiddenSize / 4
+    Parallel.setThreads(threads)
     var rng = RNG(seed: seed, stream: 0x70C5)
     let tokens = (0..<(batch * seq + 1)).map { _ in Int32(rng.nextInt(below: config.vocabSize)) }
     let inputs = Array(tokens.dropLast()), targets = Array(tokens.dropFirst())

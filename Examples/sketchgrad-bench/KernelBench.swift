@@ -1,6 +1,23 @@
+import ArgumentParser
 import COpenBLAS
 import Foundation
 import Tensor
+
+struct KernelsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernels",
+        abstract: "sgemm, elementwise and softmax throughput of the Tensor kernels (one JSON object).",
+        discussion: "Example: sketchgrad-bench kernels --reps 9")
+
+    @Option(help: "Repetitions per figure, 5...10000 (the cheap memory-bound kernels run 3× as many). Example: --reps 9")
+    var reps = 7
+
+    func validate() throws {
+        guard (5...10_000).contains(reps) else { throw ValidationError("--reps must be in 5...10000, got \(reps)") }
+    }
+
+    func run() throws { try benchmark("kernels") { try runKernelBenchmark(reps: reps) } }
+}
 
 /// `sketchgrad-bench kernels [--reps N]`
 ///
@@ -17,16 +34,7 @@ import Tensor
 ///   2048×688 SwiGLU activation of LLaMA-20M (ms, and GB/s of fp32 data).
 /// Every figure is the median of at least 5 repetitions (`--reps`, default 7; the cheap
 /// memory-bound kernels run 3× as many), after warm-up runs.
-func runKernelBenchmark(arguments: [String]) {
-    var reps = 7
-    var rest = arguments[...]
-    while let flag = rest.popFirst() {
-        guard flag == "--reps", let text = rest.popFirst(), let value = Int(text), value >= 5 else {
-            FileHandle.standardError.write(Data("sketchgrad-bench kernels: bad argument '\(flag)' (valid: --reps N, N ≥ 5)\n".utf8))
-            exit(2)
-        }
-        reps = value
-    }
+func runKernelBenchmark(reps: Int) throws {
     let env = ProcessInfo.processInfo.environment
     var report = KernelBenchReport(
         benchmark: "kernels", repetitions: reps, threads: Parallel.threads,
@@ -41,9 +49,7 @@ func runKernelBenchmark(arguments: [String]) {
     report.elementwise = benchElementwise(count: 1 << 24, reps: 3 * reps)
     report.softmax = benchSoftmax(rows: 256, cols: 32000, reps: 3 * reps)
     report.codecs = [TensorCodec.bf16, .int8].map { benchCodec($0, rows: 2048, cols: 688, reps: 3 * reps) }
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    print(String(decoding: try! encoder.encode(report), as: UTF8.self))
+    try printJSON(report)
 }
 
 struct KernelBenchReport: Encodable {

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import NN
 
@@ -9,63 +10,110 @@ import NN
 /// checkpointing on the same model and batch. Prints one JSON object (per run: allocator peak by
 /// category, the composition at the total's peak, peak RSS, tokens/s, saved activation bytes, and
 /// ratios to exact) and writes an SVG bar chart (`--chart PATH`) stacking the composition at the peak.
-///
-/// Flags: `--config llama-20m`, `--batch 8`, `--seq 256`, `--steps 3` (timed), `--warmup 1`,
-/// `--threads 2`, `--rank K` (the estimators' rank, default hidden/4), `--pytorch PYTHON`,
-/// `--chart PATH` (default `memory-<config>-<batch>x<seq>.svg`).
-func runMemoryBench(_ args: [String]) throws -> [String: Any] {
-    let flags = try BenchFlags(args, known: ["config", "batch", "seq", "steps", "warmup", "threads", "rank", "pytorch", "chart"])
-    let configName = flags.string("config", "llama-20m")
-    let config = try LlamaConfig.preset(configName)
-    let batch = try flags.int("batch", 8), seq = try flags.int("seq", 256)
-    let steps = try flags.int("steps", 3), warmup = try flags.int("warmup", 1), threads = try flags.int("threads", 2)
-    let rank = try flags.int("rank", config.hiddenSize / 4)
-    let estimators = "default=exact; layers.*=gradlite(rank:\(rank))"
-    let codecs = "default=int8; layers.*.attention=bf16"
+struct MemoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "memory",
+        abstract: "Peak memory by category, RSS and tokens/s of exact, checkpointing, estimators and the lean configuration, each in a fresh process, optionally beside PyTorch (JSON plus an SVG chart).",
+        discussion: """
+        Examples:
+          sketchgrad-bench memory --config llama-20m --batch 8 --seq 256 --pytorch .venv/bin/python
+          sketchgrad-bench memory --config llama-130m --batch 4 --seq 1024 --steps 2 --warmup 1 --chart memory-130m.svg
+        """)
 
-    let runs: [(name: String, flags: [String])] = [
-        ("exact", []),
-        ("exact + checkpointing", ["--checkpoint-blocks"]),
-        ("estimators", ["--estimators", estimators]),
-        ("lean", ["--estimators", estimators, "--activations", codecs]),
-        ("lean + checkpointing", ["--estimators", estimators, "--activations", codecs, "--checkpoint-blocks"]),
-    ]
-    let common = ["--config", configName, "--batch", "\(batch)", "--seq", "\(seq)", "--steps", "\(steps)",
-                  "--warmup", "\(warmup)", "--threads", "\(threads)"]
-    var results: [[String: Any]] = []
-    for run in runs {
-        FileHandle.standardError.write(Data("memory: \(run.name)\n".utf8))
-        var r = try runSelf(["train"] + common + run.flags)
-        r["name"] = run.name
-        r["flags"] = run.flags
-        results.append(r)
+    @Option(help: "Model preset. Example: --config llama-130m")
+    var config = "llama-20m"
+
+    @Option(help: "Sequences per step. Example: --batch 8")
+    var batch = 8
+
+    @Option(help: "Tokens per sequence. Example: --seq 256")
+    var seq = 256
+
+    @Option(help: "Timed steps per configuration. Example: --steps 3")
+    var steps = 3
+
+    @Option(help: "Untimed warm-up steps per configuration. Example: --warmup 1")
+    var warmup = 1
+
+    @Option(help: "Kernel and BLAS threads. Example: --threads 2")
+    var threads = 2
+
+    @Option(help: "Rank of the estimators (default: hidden size / 4). Example: --rank 64")
+    var rank: Int?
+
+    @Option(help: "Also run PyTorch eager and PyTorch with gradient checkpointing (scripts/pytorch_baseline.py) with this Python. Example: --pytorch .venv/bin/python")
+    var pytorch: String?
+
+    @Option(help: "Where to write the SVG chart (default memory-CONFIG-BATCHxSEQ.svg). Example: --chart docs/memory-20m.svg")
+    var chart: String?
+
+    func validate() throws {
+        for (v, flag) in [(batch, "--batch"), (seq, "--seq"), (steps, "--steps")] where v < 1 {
+            throw ValidationError("\(flag) must be positive, got \(v)")
+        }
+        guard warmup >= 0 else { throw ValidationError("--warmup must not be negative, got \(warmup)") }
+        guard (1...PretrainSession.maxThreads).contains(threads) else { throw ValidationError("--threads must be in 1...\(PretrainSession.maxThreads), got \(threads)") }
+        if let rank, rank < 1 { throw ValidationError("--rank must be positive, got \(rank)") }
     }
-    if let python = flags.optional("pytorch") {
-        for (name, checkpointing) in [("pytorch eager", false), ("pytorch + checkpointing", true)] {
-            FileHandle.standardError.write(Data("memory: \(name)\n".utf8))
-            var r = try runPyTorchBaseline(python: python, batch: batch, seq: seq, steps: steps, warmup: warmup,
-                                           threads: threads, config: config, checkpointing: checkpointing)
-            r["name"] = name
+
+    func run() throws {
+        try benchmark("memory") {
+            let json = try JSONSerialization.data(withJSONObject: try measure(), options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: json, as: UTF8.self))
+        }
+    }
+
+    func measure() throws -> [String: Any] {
+        let configName = config
+        let model = try LlamaConfig.preset(configName)
+        let rank = self.rank ?? model.hiddenSize / 4
+        let estimators = "default=exact; layers.*=gradlite(rank:\(rank))"
+        let codecs = "default=int8; layers.*.attention=bf16"
+
+        let runs: [(name: String, flags: [String])] = [
+            ("exact", []),
+            ("exact + checkpointing", ["--checkpoint-blocks"]),
+            ("estimators", ["--estimators", estimators]),
+            ("lean", ["--estimators", estimators, "--activations", codecs]),
+            ("lean + checkpointing", ["--estimators", estimators, "--activations", codecs, "--checkpoint-blocks"]),
+        ]
+        let common = ["--config", configName, "--batch", "\(batch)", "--seq", "\(seq)", "--steps", "\(steps)",
+                      "--warmup", "\(warmup)", "--threads", "\(threads)"]
+        var results: [[String: Any]] = []
+        for run in runs {
+            FileHandle.standardError.write(Data("memory: \(run.name)\n".utf8))
+            var r = try runSelf(["train"] + common + run.flags)
+            r["name"] = run.name
+            r["flags"] = run.flags
             results.append(r)
         }
-    }
-    addRatios(&results)
-
-    let chartPath = flags.string("chart", "memory-\(configName)-\(batch)x\(seq).svg")
-    var chart = MemoryChart(title: "\(configName), batch \(batch) × seq \(seq): memory at the allocator's peak by category; peak RSS dashed")
-    for r in results {
-        let peaks = r["bytes_at_peak"] as? [String: Int] ?? [:]
-        let segments = ["parameter", "gradient", "optimizer", "activation", "workspace"].compactMap { c in
-            peaks[c].map { (category: c, bytes: Double($0)) }
+        if let python = pytorch {
+            for (name, checkpointing) in [("pytorch eager", false), ("pytorch + checkpointing", true)] {
+                FileHandle.standardError.write(Data("memory: \(name)\n".utf8))
+                var r = try runPyTorchBaseline(python: python, batch: batch, seq: seq, steps: steps, warmup: warmup,
+                                               threads: threads, config: model, checkpointing: checkpointing)
+                r["name"] = name
+                results.append(r)
+            }
         }
-        chart.bars.append(.init(name: r["name"] as! String, segments: segments,
-                                peakRSS: (r["peak_rss_bytes"] as? Int).map(Double.init), tokensPerSecond: r["tokens_per_s"] as? Double))
+        addRatios(&results)
+
+        let chartPath = chart ?? "memory-\(configName)-\(batch)x\(seq).svg"
+        var plot = MemoryChart(title: "\(configName), batch \(batch) × seq \(seq): memory at the allocator's peak by category; peak RSS dashed")
+        for r in results {
+            let peaks = r["bytes_at_peak"] as? [String: Int] ?? [:]
+            let segments = ["parameter", "gradient", "optimizer", "activation", "workspace"].compactMap { c in
+                peaks[c].map { (category: c, bytes: Double($0)) }
+            }
+            plot.bars.append(.init(name: r["name"] as! String, segments: segments,
+                                    peakRSS: (r["peak_rss_bytes"] as? Int).map(Double.init), tokensPerSecond: r["tokens_per_s"] as? Double))
+        }
+        do { try Data(plot.svg().utf8).write(to: URL(fileURLWithPath: chartPath), options: .atomic) } catch {
+            throw RunError("--chart: cannot write \(chartPath): \(error.localizedDescription)")
+        }
+        return ["config": configName, "batch": batch, "seq": seq, "threads": threads, "timed_steps": steps,
+                "estimators": estimators, "activations": codecs, "runs": results, "chart": chartPath]
     }
-    do { try Data(chart.svg().utf8).write(to: URL(fileURLWithPath: chartPath), options: .atomic) } catch {
-        throw BenchError("--chart: cannot write \(chartPath): \(error.localizedDescription)")
-    }
-    return ["config": configName, "batch": batch, "seq": seq, "threads": threads, "timed_steps": steps,
-            "estimators": estimators, "activations": codecs, "runs": results, "chart": chartPath]
 }
 
 /// Ratios of each run's peaks and speed to the exact run's (the first), for reading the table.
@@ -91,12 +139,12 @@ private func runSelf(_ arguments: [String]) throws -> [String: Any] {
     p.arguments = arguments
     let pipe = Pipe()
     p.standardOutput = pipe
-    do { try p.run() } catch { throw BenchError("memory: cannot start \(p.executableURL!.path): \(error.localizedDescription)") }
+    do { try p.run() } catch { throw RunError("memory: cannot start \(p.executableURL!.path): \(error.localizedDescription)") }
     let out = pipe.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     guard p.terminationStatus == 0,
           let json = try? JSONSerialization.jsonObject(with: out) as? [String: Any] else {
-        throw BenchError("memory: 'sketchgrad-bench \(arguments.joined(separator: " "))' failed (exit \(p.terminationStatus))")
+        throw RunError("memory: 'sketchgrad-bench \(arguments.joined(separator: " "))' failed (exit \(p.terminationStatus))")
     }
     return json
 }

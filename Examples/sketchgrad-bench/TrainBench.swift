@@ -1,78 +1,154 @@
+import ArgumentParser
 import Autograd
 import Estimators
 import Foundation
 import NN
 import Tensor
 
-/// `sketchgrad-bench train`: training throughput and memory of a LLaMA on random tokens.
-///
-/// Flags: `--config llama-20m`, `--batch 8`, `--seq 256`, `--steps 10` (timed), `--warmup 2`,
-/// `--threads 2`, `--estimators 'default=exact'`, `--activations 'default=fp32'`, `--optimizer adamw`, `--checkpoint-blocks`,
-/// `--moe experts:4,topk:2`, `--loss-chunk ROWS` (tokens per chunk of the fused head + loss),
-/// `--pytorch PYTHON` (also runs scripts/pytorch_baseline.py with that
-/// interpreter, one after the other in the same invocation, and reports both).
-func runTrainBench(_ args: [String]) throws -> [String: Any] {
-    let flags = try BenchFlags(args, known: ["config", "batch", "seq", "steps", "warmup", "threads", "estimators",
-                                             "activations", "optimizer", "moe", "pytorch", "checkpoint-blocks", "lr", "loss-chunk"])
-    let threads = try flags.int("threads", 2)
-    let batch = try flags.int("batch", 8), seq = try flags.int("seq", 256)
-    let steps = try flags.int("steps", 10), warmup = try flags.int("warmup", 2)
-    Parallel.setThreads(threads)
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Training throughput and memory of a LLaMA on random tokens (one JSON object).",
+        discussion: """
+        Times --steps optimizer steps after --warmup untimed ones and reports tokens/s, the forward / backward / optimizer split and the allocator's peak bytes by category. The run is refused up front when its memory estimate does not fit (SKETCHGRAD_MEMORY_LIMIT overrides the machine's limit).
 
-    var config = try LlamaConfig.preset(flags.string("config", "llama-20m"))
-    if let moe = flags.optional("moe") { config.moe = try parseMoESpec(moe) }
-    let assignment = try EstimatorAssignment(parsing: flags.string("estimators", "default=exact"))
-    let codecs = try ActivationCodecAssignment(parsing: flags.string("activations", "default=fp32"))
-    let optimizerSpec = try OptimizerSpec(parsing: flags.string("optimizer", "adamw"))
+        Examples:
+          sketchgrad-bench train --steps 10 --warmup 2
+          sketchgrad-bench train --estimators 'default=exact;layers.*=gradlite(rank:64)' --optimizer 'galore(rank:64)'
+          sketchgrad-bench train --estimators 'default=exact;layers.*=gradlite(rank:64)' --activations 'default=int8;layers.*.attention=bf16'
+          sketchgrad-bench train --moe experts:4,topk:2 --checkpoint-blocks
+          sketchgrad-bench train --pytorch .venv/bin/python
+        """)
 
-    var options = TrainingOptions()
-    options.batch = batch; options.seq = seq; options.steps = warmup + steps
-    options.learningRate = try flags.float("lr", 1e-3); options.warmup = 0; options.evalEvery = 0
-    var rng = RNG(seed: 1, stream: 7)
-    let tokens = (0..<(batch * seq * 64)).map { _ in Int32(rng.nextInt(below: config.vocabSize)) }
-    let data = TokenDataset(tokens: tokens)
-    var modelRNG = RNG(seed: 0)
-    let model = LlamaModel(config: config, rng: &modelRNG)
-    model.checkpointBlocks = flags.has("checkpoint-blocks")
-    if flags.has("loss-chunk") { model.lossChunkSize = try flags.int("loss-chunk", 512) }
-    model.assignEstimators(assignment, seed: 0, skip: { $0 == "head" })
-    try model.assignActivationCodecs(codecs)
-    let optimizer = optimizerSpec.make(parameters: model.namedParameters(), learningRate: options.learningRate,
-                                       weightDecay: 0, seed: 0)
-    let trainer = Trainer(model: model, optimizer: optimizer, data: data, options: options)
+    @Option(help: "Model preset (llama-20m, llama-60m, llama-100m, llama-130m) or a Hugging Face config.json path. Example: --config llama-60m")
+    var config = "llama-20m"
 
-    var timed: [StepMetrics] = []
-    for i in 0..<(warmup + steps) {
-        let m = trainer.trainStep()
-        if i >= warmup { timed.append(m) }
+    @Option(help: "Sequences per step. Example: --batch 8")
+    var batch = 8
+
+    @Option(help: "Tokens per sequence (at most the model's maximum). Example: --seq 256")
+    var seq = 256
+
+    @Option(help: "Timed steps. Example: --steps 10")
+    var steps = 10
+
+    @Option(help: "Untimed warm-up steps before them. Example: --warmup 2")
+    var warmup = 2
+
+    @Option(help: "Kernel and BLAS threads. Example: --threads 2")
+    var threads = 2
+
+    @Option(help: "Estimator assignment (as llama-pretrain --estimators). Example: --estimators 'default=exact;layers.*=haar(rank:64)'")
+    var estimators = "default=exact"
+
+    @Option(help: "Saved-tensor codecs (as llama-pretrain --activations). Example: --activations 'default=int8; layers.*.attention=bf16'")
+    var activations = "default=fp32"
+
+    @Option(help: "Optimizer (as llama-pretrain --optimizer). Example: --optimizer lomo")
+    var optimizer = "adamw"
+
+    @Option(help: "Swap every MLP for a mixture of experts. Example: --moe experts:4,topk:2")
+    var moe: String?
+
+    @Flag(help: "Recompute each transformer block in the backward.")
+    var checkpointBlocks = false
+
+    @Option(help: "Learning rate (constant). Example: --lr 1e-3")
+    var lr: Float = 1e-3
+
+    @Option(help: "Tokens per chunk of the fused head + loss (default: about 32M logits). Example: --loss-chunk 512")
+    var lossChunk: Int?
+
+    @Option(help: "Also run scripts/pytorch_baseline.py with this Python on the same model and batch (needs torch and transformers). Example: --pytorch .venv/bin/python")
+    var pytorch: String?
+
+    func validate() throws {
+        func positive(_ v: Int, _ flag: String) throws { guard v >= 1 else { throw ValidationError("\(flag) must be positive, got \(v)") } }
+        try positive(batch, "--batch"); try positive(seq, "--seq"); try positive(steps, "--steps")
+        guard warmup >= 0 else { throw ValidationError("--warmup must not be negative, got \(warmup)") }
+        guard (1...PretrainSession.maxThreads).contains(threads) else { throw ValidationError("--threads must be in 1...\(PretrainSession.maxThreads), got \(threads)") }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive finite number, got \(lr)") }
+        if let lossChunk { try positive(lossChunk, "--loss-chunk") }
     }
-    var peaks: [String: Int] = [:]
-    for m in timed { peaks.merge(m.peakMemory, uniquingKeysWith: max) }
-    var result: [String: Any] = [
-        "config": flags.string("config", "llama-20m"), "parameters": model.parameterCount,
-        "batch": batch, "seq": seq, "threads": threads, "timed_steps": steps, "warmup_steps": warmup,
-        "estimators": assignment.description, "activations": codecs.description, "optimizer": optimizer.description,
-        "checkpoint_blocks": model.checkpointBlocks,
-        "tokens_per_s": median(timed.map(\.tokensPerSecond)),
-        "ms_per_step": median(timed.map { $0.msForward + $0.msBackward + $0.msOptimizer }),
-        "ms_forward": median(timed.map(\.msForward)),
-        "ms_backward": median(timed.map(\.msBackward)),
-        "ms_optimizer": median(timed.map(\.msOptimizer)),
-        "peak_bytes": peaks,
-        "bytes_at_peak": timed.max { ($0.peakMemory["total"] ?? 0) < ($1.peakMemory["total"] ?? 0) }?.memoryAtPeak ?? [:],
-        "peak_saved_activation_bytes": timed.map(\.savedActivationBytes).max() ?? 0,
-        "allocator_cached_bytes": Memory.stats.cached,
-        "peak_rss_bytes": processPeakRSS(),
-        "final_loss": Double(timed.last?.loss ?? .nan),
-    ]
-    if let python = flags.optional("pytorch") {
-        result["pytorch"] = try runPyTorchBaseline(python: python, batch: batch, seq: seq, steps: steps, warmup: warmup,
-                                                   threads: threads, config: config, checkpointing: false)
-        if let torch = result["pytorch"] as? [String: Any], let tps = torch["tokens_per_s"] as? Double, tps > 0 {
-            result["speedup_vs_pytorch"] = (result["tokens_per_s"] as! Double) / tps
+
+    func run() throws {
+        try benchmark("train") {
+            let result = try runTrainBench()
+            let json = try JSONSerialization.data(withJSONObject: result, options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: json, as: UTF8.self))
         }
     }
-    return result
+
+    /// The measurements as a JSON object.
+    func runTrainBench() throws -> [String: Any] {
+        var modelConfig = try config.hasSuffix(".json") || config.contains("/")
+            ? readLlamaConfig(from: URL(fileURLWithPath: config)) : LlamaConfig.preset(config)
+        if let moe { modelConfig.moe = try parseMoESpec(moe) }
+        guard seq <= modelConfig.maxSequenceLength else {
+            throw RunError("--seq \(seq) exceeds the model's maximum sequence length \(modelConfig.maxSequenceLength)")
+        }
+        let assignment = try EstimatorAssignment(parsing: estimators)
+        let codecs = try ActivationCodecAssignment(parsing: activations)
+        let optimizerSpec = try OptimizerSpec(parsing: optimizer)
+        do {
+            try MemoryEstimate.training(model: modelConfig, batch: batch, seq: seq, estimators: assignment, optimizer: optimizerSpec,
+                                        checkpointBlocks: checkpointBlocks, lossChunk: lossChunk)
+                .check(against: MemoryLimit.current(), advice: "try a smaller --batch, --seq or --config")
+        } catch let error as SizeOverflowError {
+            throw RunError("\(error): the run is too large for this machine")
+        }
+        Parallel.setThreads(threads)
+
+        var options = TrainingOptions()
+        options.batch = batch; options.seq = seq; options.steps = warmup + steps
+        options.learningRate = lr; options.warmup = 0; options.evalEvery = 0
+        var rng = RNG(seed: 1, stream: 7)
+        let tokens = (0..<(batch * seq * 64)).map { _ in Int32(rng.nextInt(below: modelConfig.vocabSize)) }
+        let data = TokenDataset(tokens: tokens)
+        var modelRNG = RNG(seed: 0)
+        let model = LlamaModel(config: modelConfig, rng: &modelRNG)
+        model.checkpointBlocks = checkpointBlocks || assignment.requestsCheckpointing
+        model.lossChunkSize = lossChunk
+        model.assignEstimators(assignment, seed: 0, skip: { $0 == "head" })
+        try model.assignActivationCodecs(codecs)
+        let optimizer = optimizerSpec.make(parameters: model.namedParameters(), learningRate: options.learningRate,
+                                           weightDecay: 0, seed: 0)
+        let trainer = Trainer(model: model, optimizer: optimizer, data: data, options: options)
+
+        var timed: [StepMetrics] = []
+        for i in 0..<(warmup + steps) {
+            let m = trainer.trainStep()
+            if i >= warmup { timed.append(m) }
+        }
+        var peaks: [String: Int] = [:]
+        for m in timed { peaks.merge(m.peakMemory, uniquingKeysWith: max) }
+        var result: [String: Any] = [
+            "config": config, "parameters": model.parameterCount,
+            "batch": batch, "seq": seq, "threads": threads, "timed_steps": steps, "warmup_steps": warmup,
+            "estimators": assignment.description, "activations": codecs.description, "optimizer": optimizer.description,
+            "checkpoint_blocks": model.checkpointBlocks,
+            "tokens_per_s": median(timed.map(\.tokensPerSecond)),
+            "ms_per_step": median(timed.map { $0.msForward + $0.msBackward + $0.msOptimizer }),
+            "ms_forward": median(timed.map(\.msForward)),
+            "ms_backward": median(timed.map(\.msBackward)),
+            "ms_optimizer": median(timed.map(\.msOptimizer)),
+            "peak_bytes": peaks,
+            "bytes_at_peak": timed.max { ($0.peakMemory["total"] ?? 0) < ($1.peakMemory["total"] ?? 0) }?.memoryAtPeak ?? [:],
+            "peak_saved_activation_bytes": timed.map(\.savedActivationBytes).max() ?? 0,
+            "allocator_cached_bytes": Memory.stats.cached,
+            "peak_rss_bytes": processPeakRSS(),
+            // JSON has no NaN: a diverged benchmark reports null.
+            "final_loss": timed.last.flatMap { $0.loss.isFinite ? Double($0.loss) : nil } ?? NSNull(),
+        ]
+        if let python = pytorch {
+            result["pytorch"] = try runPyTorchBaseline(python: python, batch: batch, seq: seq, steps: steps, warmup: warmup,
+                                                       threads: threads, config: modelConfig, checkpointing: false)
+            if let torch = result["pytorch"] as? [String: Any], let tps = torch["tokens_per_s"] as? Double, tps > 0 {
+                result["speedup_vs_pytorch"] = (result["tokens_per_s"] as! Double) / tps
+            }
+        }
+        return result
+    }
 }
 
 /// Runs `scripts/pytorch_baseline.py` for the same model and batch (with `checkpointing`, under
@@ -89,12 +165,12 @@ func runPyTorchBaseline(python: String, batch: Int, seq: Int, steps: Int, warmup
         + (checkpointing ? ["--checkpointing"] : [])
     let pipe = Pipe()
     p.standardOutput = pipe
-    do { try p.run() } catch { throw BenchError("--pytorch: cannot run \(python): \(error.localizedDescription)") }
+    do { try p.run() } catch { throw RunError("--pytorch: cannot run \(python): \(error.localizedDescription)") }
     let out = pipe.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     guard p.terminationStatus == 0, let line = String(decoding: out, as: UTF8.self).split(separator: "\n").last,
           let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-        throw BenchError("--pytorch: the baseline script failed (exit \(p.terminationStatus)); is torch+transformers installed for \(python)?")
+        throw RunError("--pytorch: the baseline script failed (exit \(p.terminationStatus)); is torch+transformers installed for \(python)?")
     }
     return json
 }

@@ -82,6 +82,10 @@ public protocol LinearEstimator: AnyObject, CustomStringConvertible {
     /// count before any codec; a layer sharing its sketch's z with an earlier layer adds 0).
     /// Default: `rows · n` floats, as the exact estimator.
     func savedBytes(rows: Int, weightShape: [Int]) -> Int
+    /// Bytes of resident state (bases, covariance) once warmed up, for the memory pre-flight.
+    /// Default 0. Error-feedback memory that replaces the layer's gradient buffer is not counted
+    /// here (it is the gradient).
+    func stateBytes(weightShape: [Int]) -> Int
     /// Whether the model should run the block holding this layer as a checkpointed segment
     /// (`checkpoint(_:_:)`): the `recompute` baseline. Default false.
     var requestsCheckpointing: Bool { get }
@@ -93,6 +97,7 @@ extension LinearEstimator {
         guard tensors.isEmpty else { throw EstimatorStateError(message: "\(self) is stateless but got state \(tensors.keys.sorted())") }
     }
     public func savedBytes(rows: Int, weightShape: [Int]) -> Int { rows * weightShape[1] * 4 }
+    public func stateBytes(weightShape: [Int]) -> Int { 0 }
     public var requestsCheckpointing: Bool { false }
 }
 

@@ -224,17 +224,25 @@ extension Tensor {
 
     /// `self *= s`, in place.
     public mutating func scale(by s: Float) {
-        let n = count
-        withUnsafeMutableBufferPointer { p in
-            let d = p.baseAddress!
-            var i = 0
-            while i + 16 <= n {
-                let y = UnsafeRawPointer(d + i).loadUnaligned(as: Vec.self)
-                UnsafeMutableRawPointer(d + i).storeBytes(of: y * s, as: Vec.self)
-                i += 16
-            }
-            while i < n { d[i] *= s; i += 1 }
+        ensureUnique()
+        Tensor.scale(storage.base, count, by: s)
+    }
+
+    /// Multiplies the storage in place *without* copy-on-write: every tensor sharing it sees the
+    /// change. Only for buffers shared by design, e.g. a gradient that is also an estimator's
+    /// error-feedback memory (clipping must scale the one buffer, not copy it).
+    public func scaleSharedStorage(by s: Float) {
+        Tensor.scale(storage.base, count, by: s)
+    }
+
+    @inline(__always) static func scale(_ d: UnsafeMutablePointer<Float>, _ n: Int, by s: Float) {
+        var i = 0
+        while i + 16 <= n {
+            let y = UnsafeRawPointer(d + i).loadUnaligned(as: Vec.self)
+            UnsafeMutableRawPointer(d + i).storeBytes(of: y * s, as: Vec.self)
+            i += 16
         }
+        while i < n { d[i] *= s; i += 1 }
     }
 
     /// In place when the shapes are equal; `b` may broadcast to `a`'s shape, never the reverse.

@@ -143,6 +143,10 @@ public enum Memory {
     }
 
     static func allocate(bytes: Int, category: MemoryCategory) -> UnsafeMutableRawPointer {
+        // No machine has 2⁵⁶ bytes (64 PiB); refusing here also keeps `blockSize` from overflowing.
+        guard bytes <= 1 << 56 else {
+            allocationFailureHandler(AllocationFailure(bytes: bytes, category: category, liveBytes: stats.liveTotal))
+        }
         let size = blockSize(bytes)
         lock.lock()
         account(bytes, category)
@@ -154,10 +158,24 @@ public enum Memory {
         }
         lock.unlock()
         var p: UnsafeMutableRawPointer?
-        guard posix_memalign(&p, 64, size) == 0, let block = p else {
-            fatalError("Memory: cannot allocate \(size) bytes (live \(stats.liveTotal) bytes)")
+        if posix_memalign(&p, 64, size) != 0 || p == nil {
+            // The cache may hold what the system lacks: give it back and try once more.
+            releaseCache()
+            if posix_memalign(&p, 64, size) != 0 || p == nil {
+                allocationFailureHandler(AllocationFailure(bytes: size, category: category, liveBytes: stats.liveTotal))
+            }
         }
-        return block
+        return p!
+    }
+
+    /// Called when the system refuses an allocation even after the cache was released.
+    ///
+    /// Kernels do not throw, so a failed allocation cannot unwind to the caller. User-facing programs
+    /// refuse runs that do not fit before allocating them (the memory pre-flight), and install a
+    /// handler that prints `AllocationFailure.description` as one line and exits non-zero for what
+    /// the estimate cannot foresee; the default handler stops with the same message.
+    nonisolated(unsafe) public static var allocationFailureHandler: (AllocationFailure) -> Never = { failure in
+        fatalError(failure.description)
     }
 
     static func release(_ p: UnsafeMutableRawPointer, bytes: Int, category: MemoryCategory) {
@@ -190,6 +208,17 @@ public enum Memory {
             // Element-wise, so neither array is copied on the allocation path.
             for i in atPeak.indices { atPeak[i] = liveBytes[i] }
         }
+    }
+}
+
+/// An allocation the system refused (see `Memory.allocationFailureHandler`).
+public struct AllocationFailure: Error, CustomStringConvertible, Sendable {
+    public let bytes: Int
+    public let category: MemoryCategory
+    /// Bytes live in tensors when it failed.
+    public let liveBytes: Int
+    public var description: String {
+        "out of memory: cannot allocate \(bytes) bytes for a \(category) tensor (\(liveBytes) bytes already in use)"
     }
 }
 

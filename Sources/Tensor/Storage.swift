@@ -7,7 +7,7 @@ public final class TensorStorage: @unchecked Sendable {
 
     /// Uninitialised storage of `count` floats counted under `category`.
     public init(count: Int, category: MemoryCategory = Memory.currentCategory) {
-        precondition(count >= 0, "TensorStorage: negative count \(count)")
+        precondition(count >= 0 && count <= Int.max / 4, "TensorStorage: element count \(count) out of range")
         self.count = count
         self.category = category
         base = Memory.allocate(bytes: count * 4, category: category).bindMemory(to: Float.self, capacity: max(count, 1))

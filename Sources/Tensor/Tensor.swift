@@ -125,6 +125,7 @@ public struct Tensor: @unchecked Sendable {
 
     static func checkShape(_ shape: [Int], op: String) {
         precondition(shape.allSatisfy { $0 >= 0 }, "\(op): negative dimension in shape \(shape)")
+        precondition(Size.elementCount(shape).map { $0 <= Int.max / 4 } ?? false, "\(op): shape \(shape) has more elements than memory can address")
     }
 }
 

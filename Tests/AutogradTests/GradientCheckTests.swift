@@ -32,6 +32,21 @@ final class GradientCheckTests: XCTestCase {
 
     override func setUp() { Tape.current.reset() }
 
+    /// The check must fail a wrong gradient and a NaN gradient (NaN is the worst error, not skipped).
+    func testCheckCatchesWrongAndNaNGradients() {
+        let x = randomParameter([5], seed: 3, name: "x")
+        func op(_ gradient: @escaping (Tensor) -> Tensor) -> Variable {
+            Tape.current.record("test-op", inputs: [x.variable], output: x.value * 2, saved: []) { g, _ in [gradient(g)] }.sum()
+        }
+        XCTAssertLessThan(gradientCheck([x]) { op { $0 * 2 } }.maxError, 1e-3)
+        XCTAssertGreaterThan(gradientCheck([x]) { op { $0 * 3 } }.maxError, 0.1)
+        var nanAt = Tensor.zeros([5])
+        nanAt[2] = .nan
+        let r = gradientCheck([x]) { op { g in g * 2 + nanAt } }
+        XCTAssertTrue(r.maxError.isNaN, "\(r)")
+        XCTAssertFalse(r.maxError <= tol)
+    }
+
     // MARK: arithmetic
 
     func testBinaryOpsEqualShapes() {

@@ -47,10 +47,11 @@ public func gradientCheck(_ params: [Parameter], h: Float = 1e-2, _ f: () -> Var
             numeric[i] = Float((fp - fm) / (2 * Double(step)))
         }
         let a = analytic.scalars
-        let scale = max(a.map(abs).max() ?? 0, numeric.map(abs).max() ?? 0, 1e-3)
+        let scale = max(nanAwareMax(a.map(abs)), nanAwareMax(numeric.map(abs)), 1e-3)
         for i in numeric.indices {
             let e = abs(numeric[i] - a[i]) / scale
-            if e > result.maxError || result.index < 0 {
+            // NaN is the worst error: once seen it stays (a NaN gradient must fail the check).
+            if !(e <= result.maxError) && !result.maxError.isNaN || result.index < 0 {
                 result = GradientCheckResult(maxError: e, parameter: p.name.isEmpty ? "param\(pi)" : p.name,
                                              index: i, analytic: a[i], numeric: numeric[i])
             }
@@ -88,7 +89,19 @@ public func randomTensor(_ shape: [Int], seed: UInt64, std: Float = 1) -> Tensor
     return Tensor.randomNormal(shape, std: std, rng: &rng)
 }
 
-/// Largest `|a − b|` over two equally shaped tensors (+inf when the shapes differ).
+/// The largest element, NaN when any element is NaN (`Sequence.max()` and `Swift.max` skip NaN,
+/// which would let a NaN error pass a tolerance check); 0 for an empty sequence.
+public func nanAwareMax<S: Sequence>(_ values: S) -> S.Element where S.Element: FloatingPoint {
+    var m: S.Element = 0
+    for v in values {
+        if v.isNaN { return v }
+        if v > m { m = v }
+    }
+    return m
+}
+
+/// Largest `|a − b|` over two equally shaped tensors (+inf when the shapes differ, NaN when any
+/// difference is NaN).
 public func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
     guard a.shape == b.shape else { return .infinity }
     var m: Float = 0

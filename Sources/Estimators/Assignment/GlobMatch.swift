@@ -1,7 +1,7 @@
 import Tensor
 
 /// Whether a dotted module path matches a glob pattern: `*` matches any run of characters,
-/// dots included (`layers.*.mlp.*` matches `layers.0.mlp.w1` and `layers.10.mlp.experts.3.w2`),
+/// dots included (`layers.*.mlp.*` matches `layers.0.mlp.gate` and `layers.10.mlp.experts.3.down`),
 /// `?` matches one character, everything else matches itself. The whole path must match.
 public func globMatch(_ pattern: String, _ path: String) -> Bool {
     let p = Array(pattern.utf8), s = Array(path.utf8)

@@ -6,10 +6,3 @@ public struct NonFiniteInputError: Error, CustomStringConvertible {
     public init(op: String, shape: [Int]) { self.op = op; self.shape = shape }
     public var description: String { "\(op): non-finite entries in a matrix of shape \(shape)" }
 }
-
-import Tensor
-
-extension Tensor {
-    /// Whether every element is finite.
-    var isAllFinite: Bool { withUnsafeBufferPointer { $0.allSatisfy(\.isFinite) } }
-}

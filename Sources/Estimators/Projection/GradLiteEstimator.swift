@@ -14,6 +14,8 @@ import Tensor
 ///   H replaces the layer's gradient buffer: it is counted under `.gradient`, and
 ///   `Parameter.accumulateGrad` adopts it without a copy. If the caller still holds last
 ///   step's gradient when the next backward updates H, copy-on-write keeps the two apart.
+///   Global-norm clipping (`scaleGradients`) scales that one buffer in place, so with clipping
+///   H keeps the clipped value (no second m×n buffer is ever made).
 ///   With a fixed G the squared error outside `V_c` shrinks by `1 − p/(n − k + p)` per step
 ///   in expectation. With gradient accumulation over micro-batches each backward returns the
 ///   whole memory, so accumulated gradients would sum memories: use error feedback with one

@@ -56,6 +56,9 @@ public final class GradLiteSketch: Sketch {
         return exploration == 0 ? vc : ProjectionMath.columns(vc, explorationBasis(step: step, core: vc))
     }
 
+    /// V_c and the step's basis [V_c, S].
+    override var stateBytes: Int { inFeatures * (2 * rank - exploration) * 4 }
+
     override var stateKeys: Set<String> { ["clock", "basis"] }
     override func stateTensors() -> [String: Tensor] { ["clock": clock.encoded, "basis": core] }
     override func loadState(_ tensors: [String: Tensor], owner: String) throws {

@@ -26,6 +26,9 @@ public final class LowRankSketch: Sketch {
 
     override func basis(step: UInt64, context: [Tensor]) -> Tensor { context[0] }
 
+    /// V, which is also the step's basis.
+    override var stateBytes: Int { inFeatures * rank * 4 }
+
     override var stateKeys: Set<String> { ["clock", "basis"] }
     override func stateTensors() -> [String: Tensor] { ["clock": clock.encoded, "basis": basis] }
     override func loadState(_ tensors: [String: Tensor], owner: String) throws {

@@ -90,6 +90,9 @@ public final class OptimalSketch: Sketch {
         covariance!.addMatmul(vpp, v, transposeB: true, alpha: 1 - decay, beta: fresh ? decay : 1)
     }
 
+    /// Σ and Q (n, n), π (n) and the step's basis (n, k).
+    override var stateBytes: Int { (2 * inFeatures * inFeatures + inFeatures + inFeatures * rank) * 4 }
+
     override var stateKeys: Set<String> { ["clock", "covariance", "covariance_step", "eigenbasis", "probabilities"] }
 
     override func stateTensors() -> [String: Tensor] {

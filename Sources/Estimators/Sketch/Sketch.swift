@@ -92,6 +92,10 @@ public class Sketch: RecomputeStateful {
 
     // MARK: state
 
+    /// Bytes of resident state once warmed up (bases, covariance, the step's basis), for the
+    /// memory pre-flight.
+    var stateBytes: Int { inFeatures * rank * 4 }
+
     /// Keys of `stateTensors()` (for rejecting a checkpoint of another estimator).
     var stateKeys: Set<String> { ["clock"] }
 
@@ -144,6 +148,10 @@ extension SketchingEstimator {
 
     /// The group saves one z of `rows · k` floats, counted with its first member.
     public func savedBytes(rows: Int, weightShape: [Int]) -> Int { sketch.isLeader(self) ? rows * sketch.rank * 4 : 0 }
+
+    /// The sketch's state, counted with the group's first member; error-feedback memory replaces
+    /// the layer's gradient buffer and is counted with the gradients.
+    public func stateBytes(weightShape: [Int]) -> Int { sketch.isLeader(self) ? sketch.stateBytes : 0 }
 
     public var memberState: [String: Tensor] { [:] }
     public var memberStateKeys: Set<String> { [] }

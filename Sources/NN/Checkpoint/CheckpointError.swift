@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// A problem with a checkpoint or tensor file that the user can fix (wrong file, truncated or
 /// corrupted file, a checkpoint from another model).
@@ -27,7 +28,9 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     /// The file is valid, but its content cannot be used (e.g. token ids out of range).
     case invalidContent(path: String, reason: String)
 
-    public var description: String {
+    public var description: String { text.oneLine }
+
+    private var text: String {
         switch self {
         case .fileNotFound(let path):
             return "\(path): file not found"

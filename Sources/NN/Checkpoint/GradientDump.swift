@@ -125,6 +125,11 @@ public func readLlamaConfig(from url: URL) throws -> LlamaConfig {
 /// The whole `llama-gradients` run: config and weights → model, ids → loss and exact gradients,
 /// written atomically to `output`.
 ///
+/// Refused before anything large is allocated: a run whose memory estimate
+/// (`MemoryEstimate.gradients`) exceeds `memoryLimit`. Refused after loading: weights with NaN or
+/// infinite values (naming the first such tensor). A non-finite loss or gradient is reported as an
+/// error and nothing is written.
+///
 /// - Parameters:
 ///   - model: a `.safetensors` file or a Hugging Face model directory (single or sharded).
 ///   - config: the model's Hugging Face `config.json`.
@@ -132,13 +137,30 @@ public func readLlamaConfig(from url: URL) throws -> LlamaConfig {
 ///   - output: where to write `loss` and `grad.<name>`.
 @discardableResult
 public func runLlamaGradients(model modelURL: URL, config configURL: URL, input inputURL: URL,
-                              output outputURL: URL) throws -> LlamaGradientDump {
+                              output outputURL: URL, memoryLimit: MemoryLimit? = nil) throws -> LlamaGradientDump {
     let config = try readLlamaConfig(from: configURL)
     let (ids, batch, seq) = try readInputIDs(from: inputURL, config: config)
+    do {
+        try MemoryEstimate.gradients(model: config, batch: batch, seq: seq)
+            .check(against: memoryLimit ?? MemoryLimit.current(), advice: "use fewer or shorter sequences in \(inputURL.path)")
+    } catch let error as SizeOverflowError {
+        throw RunError("\(error): the model is too large for this machine")
+    }
     var rng = RNG(seed: 0) // every weight is overwritten by the file
     let model = LlamaModel(config: config, rng: &rng)
-    try loadWeights(into: model, from: modelURL, nameMap: .huggingFace(config))
-    let dump = try computeLlamaGradients(model: model, ids: ids, batch: batch, seq: seq, nameMap: .huggingFace(config))
+    let names = CheckpointNameMap.huggingFace(config)
+    try loadWeights(into: model, from: modelURL, nameMap: names)
+    for (path, p) in model.namedParameters() where !p.value.isAllFinite {
+        throw CheckpointError.invalidContent(path: modelURL.path,
+            reason: "tensor '\((try? names.fileName(path)) ?? path)' has \(p.value.nonFiniteCount) non-finite values (NaN or ±inf)")
+    }
+    let dump = try computeLlamaGradients(model: model, ids: ids, batch: batch, seq: seq, nameMap: names)
+    guard dump.loss.isFinite else {
+        throw RunError("the loss is \(dump.loss) (the weights are finite but too large for fp32); nothing written")
+    }
+    if let bad = dump.gradients.first(where: { !$0.gradient.isAllFinite }) {
+        throw RunError("the gradient of \(bad.name) has \(bad.gradient.nonFiniteCount) non-finite values (loss \(dump.loss)); nothing written")
+    }
     try dump.writer().write(to: outputURL)
     return dump
 }

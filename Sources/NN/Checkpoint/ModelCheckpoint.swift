@@ -20,6 +20,7 @@ public func saveWeights(of model: Module, to url: URL, nameMap: CheckpointNameMa
 
 func weightsWriter(of model: Module, nameMap: CheckpointNameMap, metadata: [String: String]) throws -> SafetensorsWriter {
     var w = SafetensorsWriter(metadata: metadata.merging(["format": "pt"]) { a, _ in a })
+    w.checksummed = true
     var shapes: [String: [Int]] = [:]
     for (path, p) in model.namedParameters() {
         let name = try nameMap.fileName(path)
@@ -111,9 +112,11 @@ public func loadCheckpoint(into model: Module, from directory: URL,
     let weightsURL = directory.appendingPathComponent(CheckpointFileName.weights)
     let stateURL = directory.appendingPathComponent(CheckpointFileName.trainingState)
     let weights = try SafetensorsFile(contentsOf: weightsURL)
+    if weights.metadata[SafetensorsFile.checksumKey] != nil { try weights.verifyChecksum() }
     var state: TrainingState?
     if FileManager.default.fileExists(atPath: stateURL.path) {
         let stateFile = try SafetensorsFile(contentsOf: stateURL)
+        try stateFile.verifyChecksum()
         if let a = weights.metadata["checkpoint_id"], let b = stateFile.metadata["checkpoint_id"], a != b {
             throw CheckpointError.invalidContent(path: directory.path,
                 reason: "\(CheckpointFileName.weights) and \(CheckpointFileName.trainingState) come from different saves (interrupted save?)")
@@ -149,31 +152,61 @@ struct WeightSource {
             add(try SafetensorsFile(contentsOf: single))
         } else if FileManager.default.fileExists(atPath: index.path) {
             path = index.path
-            for shard in try Self.shardNames(index) {
-                add(try SafetensorsFile(contentsOf: url.appendingPathComponent(shard)))
+            let weightMap = try Self.weightMap(index)
+            for shard in Self.shardNames(weightMap, index: index.path) {
+                let file = try SafetensorsFile(contentsOf: url.appendingPathComponent(shard))
+                try Self.checkShard(file, named: shard, weightMap: weightMap, owners: owner, files: files, index: index.path)
+                add(file)
+            }
+            for (name, shard) in weightMap.sorted(by: { $0.key < $1.key }) where owner[name] == nil {
+                throw CheckpointError.invalidContent(path: index.path, reason: "weight_map puts '\(name)' in \(shard), which does not hold it")
             }
         } else {
             throw CheckpointError.fileNotFound(path: single.path)
         }
     }
 
-    /// The distinct shard files named by an index's `weight_map`, in first-mention order.
-    private static func shardNames(_ index: URL) throws -> [String] {
+    /// An index's `weight_map` (tensor name → shard file). - Throws: for an unreadable index, a
+    /// repeated tensor name, or a shard name that is not a plain file name.
+    private static func weightMap(_ index: URL) throws -> [String: String] {
         struct Index: Decodable { let weight_map: [String: String] }
         guard let data = try? Data(contentsOf: index),
               let parsed = try? JSONDecoder().decode(Index.self, from: data) else {
             throw CheckpointError.invalidContent(path: index.path, reason: "not a valid index (expected a JSON object with a 'weight_map')")
         }
-        var seen = Set<String>()
-        let shards = parsed.weight_map.keys.sorted().compactMap { parsed.weight_map[$0] }.filter { seen.insert($0).inserted }
-        for shard in shards where shard.contains("/") || shard.hasPrefix(".") {
+        if let key = firstDuplicateKey(inJSON: data) {
+            throw CheckpointError.invalidContent(path: index.path, reason: "'\(key)' is listed twice")
+        }
+        for shard in Set(parsed.weight_map.values).sorted() where shard.contains("/") || shard.hasPrefix(".") || shard.isEmpty {
             throw CheckpointError.invalidContent(path: index.path, reason: "shard name '\(shard)' is not a plain file name")
         }
-        return shards
+        return parsed.weight_map
+    }
+
+    /// The distinct shard files of a weight map, in the order of their first tensor name.
+    private static func shardNames(_ weightMap: [String: String], index: String) -> [String] {
+        var seen = Set<String>()
+        return weightMap.keys.sorted().compactMap { weightMap[$0] }.filter { seen.insert($0).inserted }
+    }
+
+    /// Every tensor of a shard must be mapped to that shard, and to no other shard before it.
+    private static func checkShard(_ file: SafetensorsFile, named shard: String, weightMap: [String: String],
+                                   owners: [String: Int], files: [SafetensorsFile], index: String) throws {
+        for name in file.names {
+            if let earlier = owners[name] {
+                throw CheckpointError.invalidContent(path: index, reason: "tensor '\(name)' is in two shards (\(URL(fileURLWithPath: files[earlier].path).lastPathComponent) and \(shard))")
+            }
+            guard let mapped = weightMap[name] else {
+                throw CheckpointError.invalidContent(path: index, reason: "shard \(shard) holds '\(name)', which weight_map does not list")
+            }
+            guard mapped == shard else {
+                throw CheckpointError.invalidContent(path: index, reason: "shard \(shard) holds '\(name)', which weight_map puts in \(mapped)")
+            }
+        }
     }
 
     private mutating func add(_ file: SafetensorsFile) {
-        for name in file.names where owner[name] == nil {
+        for name in file.names {
             owner[name] = files.count
             names.append(name)
         }

@@ -94,6 +94,8 @@ public struct SafetensorsFile: @unchecked Sendable {
         }
         let header = data.subdata(in: 8..<(8 + headerLength))
         guard header.first == UInt8(ascii: "{") else { throw invalid("header does not start with '{'") }
+        // JSON decoders keep one of two repeated keys (which one varies): refuse rather than pick.
+        if let key = firstDuplicateKey(inJSON: header) { throw invalid("key '\(key)' appears twice in the header") }
         let raw: RawHeader
         do {
             raw = try JSONDecoder().decode(RawHeader.self, from: header)
@@ -140,13 +142,34 @@ public struct SafetensorsFile: @unchecked Sendable {
         self.metadata = raw.metadata
         self.entries = entries
         var index: [String: Int] = [:]
-        for (i, e) in entries.enumerated() {
-            // JSON parsers differ on repeated keys; refuse rather than pick one.
-            guard index.updateValue(i, forKey: e.name) == nil else { throw invalid("tensor '\(e.name)' appears twice") }
-        }
+        for (i, e) in entries.enumerated() { index[e.name] = i }
         self.index = index
         self.bytes = data
         self.dataStart = 8 + headerLength
+    }
+
+    /// The `__metadata__` key of the data checksum that `SafetensorsWriter.checksummed` adds.
+    public static let checksumKey = "sketchgrad_data_fnv1a64"
+
+    /// FNV-1a (64-bit, `combineWords`) of the data buffer, tensor by tensor in buffer order, as
+    /// `SafetensorsWriter` computes it.
+    public var dataChecksum: UInt64 {
+        var h = FNV1a()
+        for e in entries { withBytes(of: e) { h.combineWords($0) } }
+        return h.value
+    }
+
+    /// Checks the data buffer against the checksum in the metadata.
+    /// - Throws: `CheckpointError.invalidContent` when the checksum is missing or does not match
+    ///   (a file written by another tool, or corrupted after it was written).
+    public func verifyChecksum() throws {
+        guard let stored = metadata[Self.checksumKey] else {
+            throw CheckpointError.invalidContent(path: path, reason: "has no data checksum (metadata '\(Self.checksumKey)')")
+        }
+        let actual = FNV1a.hex(dataChecksum)
+        guard stored == actual else {
+            throw CheckpointError.invalidContent(path: path, reason: "data does not match its checksum (stored \(stored), computed \(actual)): the file is corrupted")
+        }
     }
 
     /// Tensor names in data-buffer order.
@@ -242,6 +265,43 @@ func halfToFloat(_ h: UInt16) -> Float {
 }
 
 // MARK: header decoding
+
+/// The first key that occurs twice in one object of a JSON text (nil when none does, or when the
+/// text is malformed: the decoder reports that). Keys compare after unescaping.
+func firstDuplicateKey(inJSON text: Data) -> String? {
+    let b = [UInt8](text)
+    var i = 0
+    // One entry per open container: the keys seen so far (nil for an array) and whether a key is next.
+    var stack: [(keys: Set<String>?, expectingKey: Bool)] = []
+    while i < b.count {
+        switch b[i] {
+        case UInt8(ascii: "{"): stack.append((Set(), true))
+        case UInt8(ascii: "["): stack.append((nil, false))
+        case UInt8(ascii: "}"), UInt8(ascii: "]"): if !stack.isEmpty { stack.removeLast() }
+        case UInt8(ascii: ","): if let top = stack.last, top.keys != nil { stack[stack.count - 1].expectingKey = true }
+        case UInt8(ascii: "\""):
+            let start = i
+            i += 1
+            var escaped = false
+            while i < b.count, b[i] != UInt8(ascii: "\"") || escaped {
+                escaped = !escaped && b[i] == UInt8(ascii: "\\")
+                i += 1
+            }
+            guard i < b.count else { return nil }
+            if let top = stack.last, top.keys != nil, top.expectingKey {
+                let literal = Data(b[start...i])
+                guard let key = (b[start...i].contains(UInt8(ascii: "\\"))
+                    ? (try? JSONSerialization.jsonObject(with: literal, options: [.fragmentsAllowed])) as? String
+                    : String(decoding: b[(start + 1)..<i], as: UTF8.self)) else { return nil }
+                if stack[stack.count - 1].keys!.insert(key).inserted == false { return key }
+                stack[stack.count - 1].expectingKey = false
+            }
+        default: break
+        }
+        i += 1
+    }
+    return nil
+}
 
 /// A header problem with a message naming the tensor (thrown from inside `Decodable`).
 private struct HeaderError: Error { let message: String }

@@ -16,6 +16,9 @@ public struct SafetensorsWriter {
     private var items: [String: (dtype: SafetensorsDType, shape: [Int], payload: Payload)] = [:]
     /// Written as `__metadata__`.
     public var metadata: [String: String] = [:]
+    /// Adds the FNV-1a of the data buffer to the metadata (`SafetensorsFile.checksumKey`), so a
+    /// reader can tell a complete, intact file (`SafetensorsFile.verifyChecksum()`).
+    public var checksummed = false
 
     public init(metadata: [String: String] = [:]) { self.metadata = metadata }
 
@@ -49,6 +52,8 @@ public struct SafetensorsWriter {
     private func headerBytes(order: [String]) -> [UInt8] {
         var json = "{"
         var parts: [String] = []
+        var metadata = self.metadata
+        if checksummed { metadata[SafetensorsFile.checksumKey] = FNV1a.hex(dataChecksum(order: order)) }
         if !metadata.isEmpty {
             let m = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
             parts.append("\"__metadata__\":{\(m.joined(separator: ","))}")
@@ -65,6 +70,19 @@ public struct SafetensorsWriter {
         var header = Array(json.utf8)
         while (8 + header.count) % 8 != 0 { header.append(UInt8(ascii: " ")) }
         return withUnsafeBytes(of: UInt64(header.count).littleEndian, Array.init) + header
+    }
+
+    /// FNV-1a (`combineWords`, tensor by tensor) of the data buffer as `write` lays it out.
+    private func dataChecksum(order: [String]) -> UInt64 {
+        var h = FNV1a()
+        for name in order {
+            switch items[name]!.payload {
+            case .float(let t): t.withUnsafeBufferPointer { h.combineWords(UnsafeRawBufferPointer($0)) }
+            case .int32(let v): v.withUnsafeBytes { h.combineWords($0) }
+            case .int64(let v): v.withUnsafeBytes { h.combineWords($0) }
+            }
+        }
+        return h.value
     }
 
     /// Streams the file into `writer`. Data is written straight from tensor storage (the host is

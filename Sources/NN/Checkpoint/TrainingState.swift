@@ -11,21 +11,22 @@ import Tensor
 /// through a `Double` and loses bits.
 ///
 /// Resuming bit-identically needs every source of nondeterminism captured here: the step, each
-/// RNG's `(seed, stream, counter)` (data sampling, initialisation, estimators' projections),
-/// the data position, and the optimizer's and estimators' tensors and counters.
+/// RNG's `(seed, stream, counter)` (data sampling), and the optimizer's and estimators' tensors
+/// and counters (estimator clocks are among their state tensors).
+///
+/// Both files of a checkpoint carry an FNV-1a checksum of their data in the metadata
+/// (`SafetensorsWriter.checksummed`), so a resume can tell a complete checkpoint from one a kill
+/// interrupted.
 public struct TrainingState: Equatable {
     /// Identifies the layout; bumped on incompatible changes.
-    public static let format = "sketchgrad-training-state-1"
+    public static let format = "sketchgrad-training-state-2"
 
     /// Optimizer steps taken.
     public var step: Int
-    /// Named generator positions, e.g. `"data"`, `"estimators"`.
+    /// Named generator positions, e.g. `"data"`.
     public var rngs: [String: RNG]
-    /// Where the data stream stands, e.g. `["epoch": 0, "offset": 123456]`.
-    public var dataPosition: [String: UInt64]
-    /// Other integer counters that must survive exactly (e.g. an optimizer's own step count).
-    public var counters: [String: UInt64]
-    /// The run's configuration (JSON text), so a resume can check it continues the same run.
+    /// The run's record (`RunRecord` as JSON text: configuration and input fingerprints), so a
+    /// resume can check that it continues the same run.
     public var config: String
     /// Estimator assignment in the CLI's text form, e.g. `layers.*.mlp.*=gradlite(rank:64)`.
     public var estimatorSpec: String
@@ -35,16 +36,13 @@ public struct TrainingState: Equatable {
     public var optimizerState: [String: Tensor]
     /// Estimator state per module path (see `estimatorState(of:)`).
     public var estimatorState: [String: [String: Tensor]]
-    /// Any other strings the trainer wants back (stored as `extra.<key>`).
-    public var extra: [String: String]
 
-    public init(step: Int = 0, rngs: [String: RNG] = [:], dataPosition: [String: UInt64] = [:],
-                counters: [String: UInt64] = [:], config: String = "", estimatorSpec: String = "",
+    public init(step: Int = 0, rngs: [String: RNG] = [:], config: String = "", estimatorSpec: String = "",
                 optimizerSpec: String = "", optimizerState: [String: Tensor] = [:],
-                estimatorState: [String: [String: Tensor]] = [:], extra: [String: String] = [:]) {
-        self.step = step; self.rngs = rngs; self.dataPosition = dataPosition; self.counters = counters
+                estimatorState: [String: [String: Tensor]] = [:]) {
+        self.step = step; self.rngs = rngs
         self.config = config; self.estimatorSpec = estimatorSpec; self.optimizerSpec = optimizerSpec
-        self.optimizerState = optimizerState; self.estimatorState = estimatorState; self.extra = extra
+        self.optimizerState = optimizerState; self.estimatorState = estimatorState
     }
 
     /// Compares tensors bit for bit (so `==` after a round trip means an exact restore).
@@ -52,9 +50,8 @@ public struct TrainingState: Equatable {
         func same(_ x: [String: Tensor], _ y: [String: Tensor]) -> Bool {
             x.count == y.count && x.allSatisfy { k, t in y[k].map { bitIdentical(t, $0) } ?? false }
         }
-        return a.step == b.step && a.rngs == b.rngs && a.dataPosition == b.dataPosition
-            && a.counters == b.counters && a.config == b.config && a.estimatorSpec == b.estimatorSpec
-            && a.optimizerSpec == b.optimizerSpec && a.extra == b.extra
+        return a.step == b.step && a.rngs == b.rngs && a.config == b.config && a.estimatorSpec == b.estimatorSpec
+            && a.optimizerSpec == b.optimizerSpec
             && same(a.optimizerState, b.optimizerState)
             && a.estimatorState.count == b.estimatorState.count
             && a.estimatorState.allSatisfy { k, s in b.estimatorState[k].map { same(s, $0) } ?? false }
@@ -65,6 +62,7 @@ public struct TrainingState: Equatable {
     /// The file's tensors and metadata. `checkpointID` ties it to the weights saved with it.
     public func writer(checkpointID: String? = nil) -> SafetensorsWriter {
         var w = SafetensorsWriter()
+        w.checksummed = true
         for (key, t) in optimizerState { w.add("optimizer.\(key)", t) }
         for (path, tensors) in estimatorState {
             for (key, t) in tensors { w.add("estimator.\(path).\(key)", t) }
@@ -73,15 +71,12 @@ public struct TrainingState: Equatable {
             "format": Self.format,
             "step": String(step),
             "rng": Self.json(rngs),
-            "data_position": Self.json(dataPosition.mapValues(String.init)),
-            "counters": Self.json(counters.mapValues(String.init)),
             "config": config,
             "estimator_spec": estimatorSpec,
             "optimizer_spec": optimizerSpec,
             "estimator_paths": Self.json(estimatorState.keys.sorted()),
         ]
         if let checkpointID { m["checkpoint_id"] = checkpointID }
-        for (k, v) in extra { m["extra.\(k)"] = v }
         w.metadata = m
         return w
     }
@@ -109,12 +104,6 @@ public struct TrainingState: Equatable {
             }
             return v
         }
-        func integers(_ key: String) throws -> [String: UInt64] {
-            try decode(key, [String: String].self).mapValues {
-                guard let n = UInt64($0) else { throw CheckpointError.invalidMetadata(path: path, key: key, reason: "holds '\($0)', not an unsigned integer") }
-                return n
-            }
-        }
         guard try value("format") == Self.format else {
             throw CheckpointError.invalidMetadata(path: path, key: "format", reason: "is '\(m["format"]!)', expected '\(Self.format)'")
         }
@@ -122,10 +111,8 @@ public struct TrainingState: Equatable {
             throw CheckpointError.invalidMetadata(path: path, key: "step", reason: "is not a non-negative integer")
         }
         self.init(step: step, rngs: try decode("rng", [String: RNG].self),
-                  dataPosition: try integers("data_position"), counters: try integers("counters"),
                   config: try value("config"), estimatorSpec: try value("estimator_spec"),
                   optimizerSpec: try value("optimizer_spec"))
-        for (k, v) in m where k.hasPrefix("extra.") { extra[String(k.dropFirst(6))] = v }
         // Longest path first, so `layers.1.x` is never taken for a key of module `layers.1`'s parent.
         let paths = try decode("estimator_paths", [String].self).sorted { $0.count > $1.count }
         for name in file.names {

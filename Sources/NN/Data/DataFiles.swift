@@ -1,3 +1,4 @@
+import Tensor
 import Foundation
 
 /// File access for the data layer: every failure becomes a one-line `DataError`.
@@ -53,9 +54,6 @@ enum DataFiles {
         }
 
         /// A hash as 16 hexadecimal digits, for cache file names.
-        static func hex(_ value: UInt64) -> String {
-            let digits = String(value, radix: 16)
-            return String(repeating: "0", count: 16 - digits.count) + digits
-        }
+        static func hex(_ value: UInt64) -> String { FNV1a.hex(value) }
     }
 }

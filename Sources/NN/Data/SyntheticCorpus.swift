@@ -9,6 +9,9 @@
 public enum SyntheticCorpus {
     /// The number of sentences examples use by default: about 3 MB of text (47 bytes a sentence).
     public static let defaultSentences = 64_000
+    /// Changes whenever the generated text changes (v2: drawn from Philox); cached copies of the
+    /// corpus carry it in their file names.
+    public static let version = "v2"
 
     /// `sentences` sentences separated by spaces, in paragraphs of 3 to 8 sentences ending with
     /// a newline. The same seed always gives the same text.

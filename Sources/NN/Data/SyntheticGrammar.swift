@@ -1,3 +1,5 @@
+import Tensor
+
 /// The grammar of ``SyntheticCorpus``, as recursive-descent generation: each method writes one
 /// kind of phrase and passes down what agreement needs (number, person, tense, semantic kind).
 struct SyntheticGrammar {
@@ -16,9 +18,9 @@ struct SyntheticGrammar {
         var isThirdSingular: Bool { person == 3 && !plural }
     }
 
-    private var rng: SyntheticCorpus.SplitMix64
+    private var rng: RNG
 
-    init(seed: UInt64) { rng = SyntheticCorpus.SplitMix64(seed: seed) }
+    init(seed: UInt64) { rng = RNG(seed: seed, stream: 0xC0B9_5E) }
 
     mutating func paragraphLength() -> Int { 3 + rng.below(6) }
 

@@ -1,4 +1,5 @@
 import Tensor
+
 /// The binary layout of a cached token stream, all little-endian:
 /// magic `SGTK`, format version (UInt32), cache key (UInt64), token count (UInt64),
 /// FNV-1a checksum of the token bytes (UInt64), then the tokens (Int32 each).

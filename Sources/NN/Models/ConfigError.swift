@@ -1,3 +1,5 @@
+import Tensor
+
 /// Bad model configuration (a preset name, a config.json, or values that do not fit together).
 /// `description` is one line naming the key or the problem.
 public enum ConfigError: Error, Equatable, CustomStringConvertible {
@@ -7,7 +9,9 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
     case invalidValue(key: String, value: String, reason: String)
     case unsupported(key: String, reason: String)
 
-    public var description: String {
+    public var description: String { text.oneLine }
+
+    private var text: String {
         switch self {
         case let .unknownPreset(name, available):
             return "unknown model preset '\(name)' (available: \(available.joined(separator: ", ")))"

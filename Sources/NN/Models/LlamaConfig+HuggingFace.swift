@@ -16,7 +16,7 @@ extension LlamaConfig {
         do {
             root = try JSONDecoder().decode([String: JSONValue].self, from: data)
         } catch {
-            throw ConfigError.invalidJSON(String(describing: error).split(separator: "\n").first.map(String.init) ?? "unreadable")
+            throw ConfigError.invalidJSON(Self.jsonProblem(data))
         }
         let json = HFKeys(root)
         let modelType = try json.string("model_type")
@@ -86,6 +86,17 @@ extension LlamaConfig {
         return MoEConfig(experts: experts, topK: try json.int("num_experts_per_tok") ?? 4, sharedExpert: true,
                          balanceCoefficient: Float(try json.double("router_aux_loss_coef") ?? 0.001),
                          expertIntermediateSize: expertSize)
+    }
+
+    /// What is wrong with a config.json the decoder refused: JSONSerialization names it ("Number
+    /// 1e999 is not representable in Swift."), the decoder does not.
+    static func jsonProblem(_ data: Data) -> String {
+        do {
+            _ = try JSONSerialization.jsonObject(with: data)
+            return "not a JSON object of keys and values"
+        } catch {
+            return ((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String) ?? "not valid JSON"
+        }
     }
 
     /// Hugging Face key for each property, for error messages about a config.json.

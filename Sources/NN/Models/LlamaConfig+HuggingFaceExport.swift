@@ -17,8 +17,8 @@ extension LlamaConfig {
             "hidden_size": hiddenSize, "intermediate_size": intermediateSize,
             "num_attention_heads": numHeads, "num_key_value_heads": numKeyValueHeads,
             "num_hidden_layers": numLayers, "vocab_size": vocabSize,
-            "max_position_embeddings": maxSequenceLength, "rms_norm_eps": Double(rmsNormEps),
-            "rope_theta": Double(ropeTheta), "initializer_range": Double(initStd),
+            "max_position_embeddings": maxSequenceLength, "rms_norm_eps": shortestDecimal(rmsNormEps),
+            "rope_theta": shortestDecimal(ropeTheta), "initializer_range": shortestDecimal(initStd),
             "hidden_act": "silu", "tie_word_embeddings": false, "attention_bias": false, "mlp_bias": false,
             "torch_dtype": "float32",
         ]
@@ -27,7 +27,7 @@ extension LlamaConfig {
         if let moe {
             let expertSize = moe.expertIntermediateSize ?? intermediateSize
             dict["num_experts_per_tok"] = moe.topK
-            dict["router_aux_loss_coef"] = Double(moe.balanceCoefficient)
+            dict["router_aux_loss_coef"] = shortestDecimal(moe.balanceCoefficient)
             dict["output_router_logits"] = false
             if moe.sharedExpert {
                 // Every layer sparse, gates renormalised over the top k (as Sketchgrad routes), no
@@ -49,3 +49,7 @@ extension LlamaConfig {
         return try JSONSerialization.data(withJSONObject: dict, options: [.prettyPrinted, .sortedKeys])
     }
 }
+
+/// The Double nearest to `x`'s shortest decimal form, so JSON shows `0.02`, not the binary
+/// float's exact `0.019999999552965164` (reading it back as Float gives `x` again).
+func shortestDecimal(_ x: Float) -> Double { Double("\(x)") ?? Double(x) }

@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// Mixture-of-experts settings: every layer's MLP becomes a `MixtureOfExperts`.
 public struct MoEConfig: Codable, Equatable, Sendable {
@@ -85,7 +86,14 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         return 2 * vocabSize * d + numLayers * (attention + mlp + 2 * d) + d
     }
 
-    /// Throws `ConfigError` naming the first value that does not fit.
+    /// Largest `numLayers` and `moe.experts` accepted: far beyond any published model, so a larger
+    /// value is a typo (and would take hours to build), not a model.
+    public static let maxLayers = 10_000
+    public static let maxExperts = 10_000
+
+    /// Throws `ConfigError` naming the first value that does not fit: sizes must be positive,
+    /// consistent and bounded (`maxLayers`, `maxExperts`, a parameter count that fits in `Int`),
+    /// and every float finite.
     public func validate() throws {
         func positive(_ key: String, _ v: Int) throws {
             if v <= 0 { throw ConfigError.invalidValue(key: key, value: "\(v)", reason: "must be positive") }
@@ -106,18 +114,30 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         if numHeads % numKeyValueHeads != 0 {
             throw ConfigError.invalidValue(key: "numKeyValueHeads", value: "\(numKeyValueHeads)", reason: "does not divide numHeads = \(numHeads)")
         }
-        if !(rmsNormEps > 0) { throw ConfigError.invalidValue(key: "rmsNormEps", value: "\(rmsNormEps)", reason: "must be positive") }
-        if !(ropeTheta > 0) { throw ConfigError.invalidValue(key: "ropeTheta", value: "\(ropeTheta)", reason: "must be positive") }
-        if !(initStd >= 0) { throw ConfigError.invalidValue(key: "initStd", value: "\(initStd)", reason: "must be non-negative") }
+        if numLayers > Self.maxLayers {
+            throw ConfigError.invalidValue(key: "numLayers", value: "\(numLayers)", reason: "must be at most \(Self.maxLayers)")
+        }
+        if !(rmsNormEps > 0 && rmsNormEps.isFinite) { throw ConfigError.invalidValue(key: "rmsNormEps", value: "\(rmsNormEps)", reason: "must be a positive finite number") }
+        if !(ropeTheta > 1 && ropeTheta.isFinite) { throw ConfigError.invalidValue(key: "ropeTheta", value: "\(ropeTheta)", reason: "must be a finite number above 1") }
+        if !(initStd >= 0 && initStd.isFinite) { throw ConfigError.invalidValue(key: "initStd", value: "\(initStd)", reason: "must be a finite number ≥ 0") }
         if let moe {
             try positive("moe.experts", moe.experts)
             if moe.topK < 1 || moe.topK > moe.experts {
                 throw ConfigError.invalidValue(key: "moe.topK", value: "\(moe.topK)", reason: "must be in 1...\(moe.experts) (moe.experts)")
             }
-            if let f = moe.expertIntermediateSize { try positive("moe.expertIntermediateSize", f) }
-            if !(moe.balanceCoefficient >= 0) {
-                throw ConfigError.invalidValue(key: "moe.balanceCoefficient", value: "\(moe.balanceCoefficient)", reason: "must be non-negative")
+            if moe.experts > Self.maxExperts {
+                throw ConfigError.invalidValue(key: "moe.experts", value: "\(moe.experts)", reason: "must be at most \(Self.maxExperts)")
             }
+            if let f = moe.expertIntermediateSize { try positive("moe.expertIntermediateSize", f) }
+            if !(moe.balanceCoefficient >= 0 && moe.balanceCoefficient.isFinite) {
+                throw ConfigError.invalidValue(key: "moe.balanceCoefficient", value: "\(moe.balanceCoefficient)", reason: "must be a finite number ≥ 0")
+            }
+        }
+        do { _ = try checkedParameterCount() } catch {
+            throw ConfigError.invalidValue(key: "hiddenSize", value: "\(hiddenSize)", reason: "with these sizes the parameter count overflows a 64-bit integer")
+        }
+        if (try? Size.product(numLayers, (moe?.experts ?? 0) + 1, what: "")).map({ $0 > 1_000_000 }) ?? true {
+            throw ConfigError.invalidValue(key: "numLayers", value: "\(numLayers)", reason: "× moe.experts exceeds a million expert layers")
         }
     }
 

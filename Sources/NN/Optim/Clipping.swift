@@ -27,9 +27,15 @@ public func globalGradientNorm(_ params: [Parameter]) -> Float {
 
 /// Multiplies every gradient by `factor` in place (e.g. `1/k` after accumulating k micro-batches
 /// with unscaled losses).
+///
+/// Each distinct gradient storage is scaled once, in place, never copied: after a backward the
+/// only other holders of a gradient's storage are other gradients (an op that hands one gradient
+/// to two parameters) and GradLite's error-feedback memory, which *is* the layer's gradient buffer
+/// (so clipping scales the memory, and no second m×n buffer appears).
 public func scaleGradients(_ params: [Parameter], by factor: Float) {
     var seen = Set<ObjectIdentifier>()
-    for p in params where seen.insert(ObjectIdentifier(p)).inserted && p.grad != nil {
-        p.grad!.scale(by: factor)
+    for p in params {
+        guard let g = p.grad, seen.insert(ObjectIdentifier(g.storage)).inserted else { continue }
+        g.scaleSharedStorage(by: factor)
     }
 }

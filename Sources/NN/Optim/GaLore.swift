@@ -52,7 +52,7 @@ public final class GaLore: Optimizer {
     /// The top-r singular basis of `g` (m, n) on `side`, as `.optimizer` memory: `U_r` (m, r) on
     /// the left, `V_r` (n, r) on the right; nil when `g` is not finite or the SVD fails.
     static func svdBasis(of g: Tensor, side: ProjectionSide, rank r: Int) -> Tensor? {
-        guard allFinite(g), let svd = try? g.svd() else { return nil }
+        guard g.isAllFinite, let svd = try? g.svd() else { return nil }
         var q = side == .left ? svd.u.sliced(axis: 1, 0..<r) : svd.vt.sliced(axis: 0, 0..<r).transposed()
         adoptAsState(&q)
         return q

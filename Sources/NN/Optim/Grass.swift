@@ -107,9 +107,7 @@ public final class Grass: Optimizer {
 
     /// The generator of move `move` of the parameter at `path` (0: the initial basis).
     static func rng(seed: UInt64, path: String, move: Int) -> RNG {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325 // FNV-1a: stable across runs, unlike Hasher
-        for b in path.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return RNG(seed: seed, stream: h &+ UInt64(move) &* 0x9E37_79B9_7F4A_7C15)
+        RNG(seed: seed, stream: FNV1a.hash(path) &+ UInt64(move) &* 0x9E37_79B9_7F4A_7C15)
     }
 
     public func zeroGrad() { core.zeroGrad() }

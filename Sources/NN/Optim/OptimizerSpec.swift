@@ -13,7 +13,9 @@ public enum OptimizerSpecError: Error, CustomStringConvertible, Equatable {
     case duplicateOption(optimizer: String, key: String)
     case invalidValue(optimizer: String, key: String, value: String, expected: String)
 
-    public var description: String {
+    public var description: String { text.oneLine }
+
+    private var text: String {
         switch self {
         case .empty:
             return "empty optimizer spec; valid: \(OptimizerSpec.Kind.validNames)"
@@ -99,6 +101,9 @@ public struct OptimizerSpec: Equatable, CustomStringConvertible {
         self.options = options
     }
 
+    /// Largest `rank` and `gap` accepted (far beyond any matrix or run).
+    static let maxRankOrGap = 1 << 30
+
     /// Parses and range-checks one value.
     private static func value(_ text: String, key: String, optimizer: String) throws -> Double {
         func bad(_ expected: String) -> OptimizerSpecError {
@@ -112,7 +117,8 @@ public struct OptimizerSpec: Equatable, CustomStringConvertible {
             default: throw bad("true or false")
             }
         case "rank", "gap":
-            guard let v = Int(text), v >= 1 else { throw bad("a positive integer") }
+            // Bounded so the value survives its round trip through Double exactly.
+            guard let v = Int(text), v >= 1, v <= maxRankOrGap else { throw bad("a positive integer ≤ \(maxRankOrGap)") }
             return Double(v)
         default:
             guard let v = Double(text), v.isFinite else { throw bad("a number") }

@@ -39,17 +39,24 @@ public struct ParameterGroups: Sendable {
     }
 
     /// The weights GaLore-style methods project by default: every 2-D weight of attention and MLP
-    /// blocks (mixture-of-experts experts and router live under `mlp` too). Embeddings, the head
-    /// and norms keep plain AdamW, as in GaLore.
+    /// blocks (mixture-of-experts experts live under `mlp` too). Embeddings, the head and norms
+    /// keep plain AdamW, as in GaLore.
     public static let defaultSubspacePatterns = ["layers.*.attention.*", "layers.*.mlp.*"]
+    /// Matched paths keep AdamW even when a subspace pattern matches them: the MoE router
+    /// (experts × dim, a handful of rows, where a rank-r projection saves nothing and would
+    /// distort the routing update).
+    public static let defaultSubspaceExclusions = ["layers.*.mlp.router.*"]
 
     /// Applied in order; later rules win for the fields they set.
     public var rules: [Rule]
     /// Paths of 2-D parameters that get the subspace update (GaLore, Grass); the rest use AdamW.
     public var subspacePatterns: [String]
+    /// Paths excluded from the subspace update although a `subspacePatterns` entry matches.
+    public var subspaceExclusions: [String]
 
-    public init(rules: [Rule] = [], subspacePatterns: [String] = ParameterGroups.defaultSubspacePatterns) {
-        self.rules = rules; self.subspacePatterns = subspacePatterns
+    public init(rules: [Rule] = [], subspacePatterns: [String] = ParameterGroups.defaultSubspacePatterns,
+                subspaceExclusions: [String] = ParameterGroups.defaultSubspaceExclusions) {
+        self.rules = rules; self.subspacePatterns = subspacePatterns; self.subspaceExclusions = subspaceExclusions
     }
 
     public func options(for path: String) -> ParameterOptions {
@@ -65,6 +72,7 @@ public struct ParameterGroups: Sendable {
     /// Whether a parameter of this path and shape gets the subspace (projected) update.
     public func usesSubspace(path: String, shape: [Int]) -> Bool {
         shape.count == 2 && subspacePatterns.contains { globMatch($0, path) }
+            && !subspaceExclusions.contains { globMatch($0, path) }
     }
 }
 

@@ -97,16 +97,3 @@ final class SubspaceState {
 func adoptAsState(_ t: inout Tensor) {
     if t.isUniquelyReferenced() { t.storage.recategorize(.optimizer) } else { t = t.copy(category: .optimizer) }
 }
-
-/// Whether every element is finite (a NaN gradient must not reach an SVD or a basis).
-func allFinite(_ t: Tensor) -> Bool {
-    t.withUnsafeBufferPointer { p in
-        var acc = Vec()
-        var i = 0
-        // x − x is 0 for finite x and NaN for ±inf and NaN; NaN poisons the sum.
-        while i + 16 <= p.count { let v = UnsafeRawPointer(p.baseAddress! + i).loadUnaligned(as: Vec.self); acc += v - v; i += 16 }
-        var s = acc.sum()
-        while i < p.count { s += p[i] - p[i]; i += 1 }
-        return s == 0
-    }
-}

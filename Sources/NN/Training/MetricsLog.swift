@@ -1,7 +1,8 @@
 import Foundation
 
 /// `metrics.jsonl`: one JSON object per step, appended and flushed as training goes. On resume the
-/// lines after the checkpoint's step are dropped, so the file always matches the run's history.
+/// lines after the checkpoint's step are dropped (the file is rewritten atomically, so a kill never
+/// loses the kept lines), so the file always matches the run's history.
 final class MetricsLog {
     let handle: FileHandle
     /// Steps already in the file (up to the resume point).
@@ -11,9 +12,11 @@ final class MetricsLog {
     init(url: URL, keepingStepsUpTo step: Int) throws {
         encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         var kept: [StepMetrics] = []
         if step > 0, let data = FileManager.default.contents(atPath: url.path) {
             let decoder = JSONDecoder()
+            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             for line in data.split(separator: UInt8(ascii: "\n")) {
                 if let m = try? decoder.decode(StepMetrics.self, from: Data(line)), m.step <= step { kept.append(m) }
             }
@@ -22,7 +25,7 @@ final class MetricsLog {
         var text = Data()
         for m in kept { text += try encoder.encode(m) + Data("\n".utf8) }
         do {
-            try text.write(to: url)
+            try writeAtomically(text, to: url)
             handle = try FileHandle(forWritingTo: url)
             try handle.seekToEnd()
         } catch {

@@ -36,4 +36,17 @@ public struct RunConfiguration: Codable, Equatable, Sendable {
     public var threads = ProcessInfo.processInfo.activeProcessorCount
 
     public init() {}
+
+    /// The same run with every file path absolute (resolved against the current directory), so
+    /// `run.json` means the same files from anywhere.
+    public func resolvingPaths() -> RunConfiguration {
+        func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+        var c = self
+        c.dataFile = dataFile.map(absolute)
+        c.validationFile = validationFile.map(absolute)
+        c.initFrom = initFrom.map(absolute)
+        c.tokenizerFile = tokenizerFile.map(absolute)
+        if PretrainSession.isModelFile(model) { c.model = absolute(model) }
+        return c
+    }
 }

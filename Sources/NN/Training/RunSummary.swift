@@ -1,3 +1,5 @@
+import Foundation
+
 /// `summary.json`: what a run was and what it reached.
 public struct RunSummary: Codable, Sendable {
     public var configuration: RunConfiguration
@@ -19,8 +21,14 @@ public struct RunSummary: Codable, Sendable {
     public var peakSavedActivationBytes: Int
     public var peakRSSBytes: Int
     public var interrupted: Bool
+    /// The step at which the loss, gradient norm or validation loss stopped being finite; the
+    /// other fields describe the steps before it.
+    public var divergedAtStep: Int?
     /// (step, validation loss) pairs.
     public var validationCurve: [[Float]]
+
+    /// `summary.json` is snake_case throughout, nested configurations included.
+    public static let keyStyle = JSONEncoder.KeyEncodingStrategy.convertToSnakeCase
 
     enum CodingKeys: String, CodingKey {
         case configuration = "config", modelConfig = "model_config", parameters, estimatorAssignment = "estimator_assignment"
@@ -28,7 +36,7 @@ public struct RunSummary: Codable, Sendable {
         case finalValidationPerplexity = "final_val_perplexity", tokensPerSecondMedian = "tokens_per_s_median"
         case msPerStepMedian = "ms_per_step_median", peakMemory = "peak_memory"
         case peakSavedActivationBytes = "peak_saved_activation_bytes", peakRSSBytes = "peak_rss_bytes"
-        case interrupted, validationCurve = "val_curve"
+        case interrupted, divergedAtStep = "diverged_at_step", validationCurve = "val_curve"
     }
 }
 

@@ -19,10 +19,13 @@ public struct StepMetrics: Codable, Sendable {
     /// Peak bytes the tape held as saved activations during this step.
     public var savedActivationBytes: Int
     public var validationLoss: Float?
+    /// True when the update was skipped because the gradient norm was not finite (nil otherwise).
+    public var skipped: Bool?
 
     enum CodingKeys: String, CodingKey {
         case step, loss, learningRate = "lr", tokensPerSecond = "tokens_per_s", gradNorm = "grad_norm"
         case msForward = "ms_forward", msBackward = "ms_backward", msOptimizer = "ms_optimizer"
         case peakMemory = "peak_memory", memoryAtPeak = "memory_at_peak", savedActivationBytes = "saved_activation_bytes", validationLoss = "val_loss"
+        case skipped
     }
 }

@@ -26,7 +26,7 @@ public final class Trainer {
         self.optimizer = optimizer
         self.data = data
         self.options = options
-        schedule = CosineSchedule(peak: options.learningRate, warmup: options.warmup, total: options.steps,
+        schedule = CosineSchedule(peak: options.learningRate, warmup: options.warmup, total: options.scheduleHorizon,
                                   minRatio: options.minLearningRateRatio)
         dataRNG = RNG(seed: options.seed, stream: 0xDA7A)
         step = 0
@@ -35,6 +35,10 @@ public final class Trainer {
 
     /// One optimizer step over `gradAccum` micro-batches. Clipped LOMO/AdaLomo steps cost a second
     /// forward and backward (counted in the step's time, not in `msForward`/`msBackward`).
+    ///
+    /// A step whose gradient norm is not finite is skipped: the gradients are dropped and no update
+    /// is applied (`StepMetrics.skipped`). LOMO/AdaLomo without clipping update inside the backward
+    /// and measure no norm, so they cannot skip.
     public func trainStep() -> StepMetrics {
         let lr = schedule.learningRate(atStep: step)
         optimizer.learningRate = lr
@@ -46,6 +50,7 @@ public final class Trainer {
         let start = monotonicSeconds()
         let scale = 1 / Float(options.gradAccum)
         var gradNorm: Float?
+        var skipped = false
         for micro in 0..<options.gradAccum {
             let batch = data.batch(size: options.batch, seq: options.seq, split: .train, rng: &dataRNG)
             // Saved-tensor rounding is keyed by (seed, step, micro-batch): a measuring pass and a
@@ -56,6 +61,12 @@ public final class Trainer {
                 // an extra forward and backward of the same batch first.
                 gradNorm = fused.measureGradientNorm(maxNorm: options.clip) {
                     model.loss(tokens: batch.inputs, targets: batch.targets, batch: options.batch, seq: options.seq).backward()
+                }
+                if !gradNorm!.isFinite {
+                    // The updating backward would apply the non-finite gradient: skip it.
+                    lossSum += model.lastCrossEntropy ?? .nan
+                    skipped = true
+                    continue
                 }
             }
             let t0 = monotonicSeconds()
@@ -70,8 +81,9 @@ public final class Trainer {
         let t2 = monotonicSeconds()
         if !optimizer.updatesDuringBackward {
             gradNorm = options.clip > 0 ? clipGradientNorm(parameters, maxNorm: options.clip) : globalGradientNorm(parameters)
+            skipped = !gradNorm!.isFinite
         }
-        optimizer.step()
+        if !skipped { optimizer.step() }
         optimizer.zeroGrad()
         let end = monotonicSeconds()
         step += 1
@@ -80,7 +92,7 @@ public final class Trainer {
                            tokensPerSecond: Double(options.tokensPerStep) / (end - start), gradNorm: gradNorm,
                            msForward: forward * 1000, msBackward: backward * 1000, msOptimizer: (end - t2) * 1000,
                            peakMemory: stats.peakByCategory, memoryAtPeak: stats.compositionAtPeak,
-                           savedActivationBytes: savedPeak, validationLoss: nil)
+                           savedActivationBytes: savedPeak, validationLoss: nil, skipped: skipped ? true : nil)
     }
 
     /// Mean next-token loss over the first `options.evalBatches` validation batches (always the

@@ -16,8 +16,8 @@ final class DataTests: XCTestCase {
     }
 
     private func randomBytes(count: Int, seed: UInt64) -> [UInt8] {
-        var rng = SyntheticCorpus.SplitMix64(seed: seed)
-        return (0..<count).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        var rng = RNG(seed: seed)
+        return (0..<count).map { _ in UInt8(rng.nextInt(below: 256)) }
     }
 
     private func chunks(of text: String) -> [String] {

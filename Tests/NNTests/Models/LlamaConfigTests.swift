@@ -101,4 +101,25 @@ final class LlamaConfigTests: XCTestCase {
         c.moe = MoEConfig(experts: 2, topK: 3)
         XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains("moe.topK")) }
     }
+
+    /// config.json shows floats as their shortest decimal (`0.02`, not `0.019999999552965164`) and
+    /// reads back to the same Float; non-finite and absurd values are refused naming the key.
+    func testExportWritesShortestDecimalsAndValidationRefusesNonFiniteValues() throws {
+        var c = try LlamaConfig.preset("llama-20m")
+        c.moe = MoEConfig(experts: 4, topK: 2, balanceCoefficient: 0.01)
+        let text = String(decoding: try c.huggingFaceJSON(), as: UTF8.self)
+        for fragment in ["\"initializer_range\" : 0.02", "\"rms_norm_eps\" : 1e-06", "\"router_aux_loss_coef\" : 0.01", "\"rope_theta\" : 10000"] {
+            XCTAssertTrue(text.contains(fragment), "\(fragment) in \(text)")
+        }
+        XCTAssertEqual(try LlamaConfig(huggingFaceJSON: Data(text.utf8)), c)
+        for (change, key) in [({ (c: inout LlamaConfig) in c.rmsNormEps = .infinity }, "rmsNormEps"),
+                              ({ $0.ropeTheta = .nan }, "ropeTheta"), ({ $0.initStd = .infinity }, "initStd"),
+                              ({ $0.numLayers = LlamaConfig.maxLayers + 1 }, "numLayers"),
+                              ({ $0.moe = MoEConfig(experts: 2, balanceCoefficient: .infinity) }, "moe.balanceCoefficient"),
+                              ({ $0.hiddenSize = 1 << 40; $0.numHeads = 1; $0.numKeyValueHeads = 1 }, "hiddenSize")] as [((inout LlamaConfig) -> Void, String)] {
+            var bad = c
+            change(&bad)
+            XCTAssertThrowsError(try bad.validate(), key) { XCTAssertTrue("\($0)".contains(key), "\($0)") }
+        }
+    }
 }

@@ -26,7 +26,7 @@ func sampledGradientError(_ params: [Parameter], samples: Int, h: Float = 1e-2, 
     var worst: Float = 0
     for p in params {
         let analytic = p.grad ?? Tensor.zeros(p.shape)
-        let scale = Swift.max(analytic.scalars.map(abs).max() ?? 0, 1e-3)
+        let scale = Swift.max(nanAwareMax(analytic.scalars.map(abs)), 1e-3)
         let n = p.value.count
         for s in 0..<Swift.min(samples, n) {
             let i = s * n / Swift.min(samples, n)
@@ -36,18 +36,12 @@ func sampledGradientError(_ params: [Parameter], samples: Int, h: Float = 1e-2, 
             p.value.withUnsafeMutableBufferPointer { $0[i] = orig - h }
             let fm = withNoGrad { Double(f().value.item) }
             p.value.withUnsafeMutableBufferPointer { $0[i] = orig }
-            worst = Swift.max(worst, abs(Float((fp - fm) / (2 * Double(h))) - analytic.pointer[i]) / scale)
+            worst = nanAwareMax([worst, abs(Float((fp - fm) / (2 * Double(h))) - analytic.pointer[i]) / scale])
         }
     }
     return worst
 }
 
-
-/// Largest absolute elementwise difference of two same-shaped tensors.
-func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
-    precondition(a.shape == b.shape, "maxAbsDifference: \(a.shape) vs \(b.shape)")
-    return zip(a.scalars, b.scalars).reduce(0) { Swift.max($0, Swift.abs($1.0 - $1.1)) }
-}
 
 /// A recognisable estimator for assignment tests (exact gradients underneath).
 final class TaggedEstimator: LinearEstimator {

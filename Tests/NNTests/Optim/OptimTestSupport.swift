@@ -1,5 +1,6 @@
 import Autograd
 import Foundation
+import TestSupport
 import Tensor
 import XCTest
 
@@ -64,15 +65,19 @@ func refWithSingularValues(_ s: [Double], u: [Double], v: [Double], _ m: Int, _ 
     return out
 }
 
-func refMaxAbs(_ a: [Double]) -> Double { a.map(Swift.abs).max() ?? 0 }
+func refMaxAbs(_ a: [Double]) -> Double { nanAwareMax(a.map(Swift.abs)) }
 
-/// Fails when `|a − b| > tol · max(1e-12, max|b|)` anywhere.
+/// `max |a − b| / max(1e-12, max|b|)`; NaN when any element of either is NaN.
+func refRelativeError(_ a: [Double], _ b: [Double]) -> Double {
+    nanAwareMax(zip(a, b).map { Swift.abs($0 - $1) }) / Swift.max(1e-12, refMaxAbs(b))
+}
+
+/// Fails when `|a − b| > tol · max(1e-12, max|b|)` anywhere, or when anything is NaN.
 func assertCloseRef(_ a: [Double], _ b: [Double], relative tol: Double, _ message: String = "",
                  file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(a.count, b.count, "count \(message)", file: file, line: line)
-    let scale = Swift.max(1e-12, refMaxAbs(b))
-    let worst = zip(a, b).map { Swift.abs($0 - $1) }.max() ?? 0
-    XCTAssertLessThanOrEqual(worst / scale, tol, "relative error \(worst / scale) \(message)", file: file, line: line)
+    let error = refRelativeError(a, b)
+    XCTAssertLessThanOrEqual(error, tol, "relative error \(error) \(message)", file: file, line: line)
 }
 
 /// Bit patterns of a tensor, for exact comparisons (NaN-safe).
