@@ -9,11 +9,13 @@ public let crossEntropyIgnoreIndex: Int32 = -100
 /// chunked over tokens so that no (N, V) matrix is ever alive: one op for the LM head and its loss
 /// (`CrossEntropyKernel.linear`).
 ///
-/// Per chunk of rows the forward computes the logits by sgemm, the row logsumexps and losses, and,
-/// when a gradient is needed, at once `δ = (softmax − onehot) / count` in the logits buffer, then
-/// `dh_chunk = δ W` and `dW += δᵀ h_chunk` (sgemm, beta = 1). It saves only `dh` (N, D) and `dW` (V, D),
-/// which the backward scales by the upstream scalar. Rows whose target is `ignoreIndex` add nothing;
-/// `count` is the number of the other rows (a loss of 0 with zero gradients when there are none).
+/// When a gradient is needed, the forward forms both gradients chunk by chunk (the logits buffer
+/// turns into `δ = (softmax − onehot) / count`, then `dh_chunk = δ W`, `dW += δᵀ h_chunk`).
+/// `dh` (N, D) is the op's only saved tensor. `dW` (V, D) is the weight's gradient itself: it is
+/// allocated under `.gradient`, kept out of the tape's saved tensors, and handed to the weight by
+/// the backward (scaled by the upstream scalar), where a parameter adopts it without a copy.
+/// Rows whose target is `ignoreIndex` add nothing; `count` is the number of the other rows (a
+/// loss of 0 with zero gradients when there are none).
 /// - Parameters:
 ///   - h: (N, D) final hidden states
 ///   - weight: (V, D) head weight
@@ -33,23 +35,31 @@ public func linearCrossEntropy(_ h: Variable, weight: Variable, targets: [Int32]
     let count = targets.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
     let wantGrad = needs.contains(true) && count > 0
     // Every element of dh is written by a chunk's sgemm, and the first chunk writes dW with beta = 0.
-    let dh = needs[0] ? (wantGrad ? Tensor(uninitializedShape: h.shape) : Tensor.zeros(h.shape)) : nil
-    let dw = needs[1] ? (wantGrad ? Tensor(uninitializedShape: weight.shape) : Tensor.zeros(weight.shape)) : nil
+    func gradient(_ shape: [Int], category: MemoryCategory) -> Tensor {
+        wantGrad ? Tensor(uninitializedShape: shape, category: category) : Memory.withCategory(category) { Tensor.zeros(shape) }
+    }
+    let dh = needs[0] ? gradient(h.shape, category: Memory.currentCategory) : nil
+    let dw = needs[1] ? gradient(weight.shape, category: .gradient) : nil
     let total = CrossEntropyKernel.linear(h: h.value, weight: weight.value, targets: targets, ignoreIndex: ignoreIndex,
                                           chunkRows: chunkSize ?? CrossEntropyKernel.defaultChunkRows(classes: vocab),
                                           gradScale: wantGrad ? 1 / Float(count) : nil, dh: dh, dw: dw)
     let loss = Tensor(scalar: count == 0 ? 0 : Float(total / Double(count)))
     guard needs.contains(true) else { return Variable(loss) }
-    let saved = [dh, dw].compactMap { $0 }
-    return Tape.current.record("linear-cross-entropy", inputs: [h, weight], output: loss, saved: saved) { g, saved in
+    let weightGradient = TensorHandoff(dw)
+    return Tape.current.record("linear-cross-entropy", inputs: [h, weight], output: loss, saved: dh.map { [$0] } ?? []) { g, saved in
         let s = g.item
-        var grads = saved
-        if s != 1 { for i in grads.indices { grads[i].scale(by: s) } }
-        var k = 0
-        let gh = needs[0] ? grads[0] : nil
-        if needs[0] { k += 1 }
-        return [gh, needs[1] ? grads[k] : nil]
+        var gh = saved.first, gw = weightGradient.take()
+        if s != 1 { gh?.scale(by: s); gw?.scale(by: s) }
+        return [gh, gw]
     }
+}
+
+/// Holds a tensor for a backward closure that hands it on: `take()` gives up the closure's
+/// reference, so the receiver owns the only one and can scale it or adopt it without a copy.
+private final class TensorHandoff {
+    private var tensor: Tensor?
+    init(_ tensor: Tensor?) { self.tensor = tensor }
+    func take() -> Tensor? { defer { tensor = nil }; return tensor }
 }
 
 /// Mean cross-entropy of `logits` against `targets` (softmax fused with the loss).
