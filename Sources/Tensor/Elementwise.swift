@@ -13,8 +13,8 @@ extension Tensor {
         Parallel.forEachChunk(n, minPerThread: minPerThread) { r in
             var i = r.lowerBound
             while i + 16 <= r.upperBound {
-                let v = UnsafeRawPointer(src.value + i).loadUnaligned(as: Vec.self)
-                UnsafeMutableRawPointer(dst.value + i).storeBytes(of: simd(v), as: Vec.self)
+                let v = load(src.value, i)
+                store(simd(v), dst.value, i)
                 i += 16
             }
             while i < r.upperBound { dst.value[i] = scalar(src.value[i]); i += 1 }
@@ -31,9 +31,9 @@ extension Tensor {
         Parallel.forEachChunk(a.count, minPerThread: minPerThread) { r in
             var i = r.lowerBound
             while i + 16 <= r.upperBound {
-                let x = UnsafeRawPointer(pa.value + i).loadUnaligned(as: Vec.self)
-                let y = UnsafeRawPointer(pb.value + i).loadUnaligned(as: Vec.self)
-                UnsafeMutableRawPointer(po.value + i).storeBytes(of: simd(x, y), as: Vec.self)
+                let x = load(pa.value, i)
+                let y = load(pb.value, i)
+                store(simd(x, y), po.value, i)
                 i += 16
             }
             while i < r.upperBound { po.value[i] = scalar(pa.value[i], pb.value[i]); i += 1 }
@@ -94,25 +94,25 @@ extension Tensor {
                 var i = 0
                 if ra == 1 && rb == 1 {
                     while i + 16 <= run {
-                        let u = UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self)
-                        let v = UnsafeRawPointer(y + i).loadUnaligned(as: Vec.self)
-                        UnsafeMutableRawPointer(z + i).storeBytes(of: simd(u, v), as: Vec.self)
+                        let u = load(x, i)
+                        let v = load(y, i)
+                        store(simd(u, v), z, i)
                         i += 16
                     }
                     while i < run { z[i] = scalar(x[i], y[i]); i += 1 }
                 } else if ra == 1 {
                     let t = y[0], tv = Vec(repeating: t)
                     while i + 16 <= run {
-                        let u = UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self)
-                        UnsafeMutableRawPointer(z + i).storeBytes(of: simd(u, tv), as: Vec.self)
+                        let u = load(x, i)
+                        store(simd(u, tv), z, i)
                         i += 16
                     }
                     while i < run { z[i] = scalar(x[i], t); i += 1 }
                 } else if rb == 1 {
                     let t = x[0], tv = Vec(repeating: t)
                     while i + 16 <= run {
-                        let v = UnsafeRawPointer(y + i).loadUnaligned(as: Vec.self)
-                        UnsafeMutableRawPointer(z + i).storeBytes(of: simd(tv, v), as: Vec.self)
+                        let v = load(y, i)
+                        store(simd(tv, v), z, i)
                         i += 16
                     }
                     while i < run { z[i] = scalar(t, y[i]); i += 1 }
@@ -213,9 +213,9 @@ extension Tensor {
             var i = 0
             let a = Vec(repeating: alpha)
             while i + 16 <= n {
-                let y = UnsafeRawPointer(d + i).loadUnaligned(as: Vec.self)
-                let v = UnsafeRawPointer(px + i).loadUnaligned(as: Vec.self)
-                UnsafeMutableRawPointer(d + i).storeBytes(of: y + a * v, as: Vec.self)
+                let y = load(d, i)
+                let v = load(px, i)
+                store(y + a * v, d, i)
                 i += 16
             }
             while i < n { d[i] += alpha * px[i]; i += 1 }
@@ -238,8 +238,7 @@ extension Tensor {
     @inline(__always) static func scale(_ d: UnsafeMutablePointer<Float>, _ n: Int, by s: Float) {
         var i = 0
         while i + 16 <= n {
-            let y = UnsafeRawPointer(d + i).loadUnaligned(as: Vec.self)
-            UnsafeMutableRawPointer(d + i).storeBytes(of: y * s, as: Vec.self)
+            store(load(d, i) * s, d, i)
             i += 16
         }
         while i < n { d[i] *= s; i += 1 }

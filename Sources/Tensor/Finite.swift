@@ -7,7 +7,7 @@ extension Tensor {
             var acc = Vec()
             var i = 0
             while i + 16 <= p.count {
-                let v = UnsafeRawPointer(base + i).loadUnaligned(as: Vec.self)
+                let v = load(base, i)
                 acc += v - v
                 i += 16
             }

@@ -24,7 +24,7 @@ extension Tensor {
             var acc = Vec()
             var i = 0
             // x·0 is 0 for finite x and NaN for NaN/Inf; NaN poisons the sum.
-            while i + 16 <= p.count { acc += UnsafeRawPointer(p.baseAddress! + i).loadUnaligned(as: Vec.self) * 0; i += 16 }
+            while i + 16 <= p.count { acc += load(p.baseAddress!, i) * 0; i += 16 }
             var s = acc.sum()
             while i < p.count { s += p[i] * 0; i += 1 }
             return s == 0

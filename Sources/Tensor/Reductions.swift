@@ -152,10 +152,10 @@ extension Tensor {
                         let jv = SIMD16<Int32>(repeating: Int32(j))
                         var i = 0
                         while i + 16 <= inner {
-                            let v = UnsafeRawPointer(row + i).loadUnaligned(as: Vec.self)
-                            let m = UnsafeRawPointer(b + i).loadUnaligned(as: Vec.self)
+                            let v = load(row, i)
+                            let m = load(b, i)
                             let gt = v .> m
-                            UnsafeMutableRawPointer(b + i).storeBytes(of: m.replacing(with: v, where: gt), as: Vec.self)
+                            store(m.replacing(with: v, where: gt), b, i)
                             let k = UnsafeRawPointer(ix + i).loadUnaligned(as: SIMD16<Int32>.self)
                             UnsafeMutableRawPointer(ix + i).storeBytes(of: k.replacing(with: jv, where: gt), as: SIMD16<Int32>.self)
                             i += 16
@@ -176,92 +176,4 @@ extension Tensor {
     public func max() -> Float { count == 0 ? -.infinity : rowMax(pointer, count) }
     /// Minimum of all elements (+inf when empty).
     public func min() -> Float { count == 0 ? .infinity : rowMin(pointer, count) }
-}
-
-/// Σ x[0..<n].
-@inline(__always) public func rowSum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc0 = Vec(), acc1 = Vec()
-    var i = 0
-    while i + 32 <= n {
-        acc0 += UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self)
-        acc1 += UnsafeRawPointer(x + i + 16).loadUnaligned(as: Vec.self)
-        i += 32
-    }
-    var s = (acc0 + acc1).sum()
-    while i < n { s += x[i]; i += 1 }
-    return s
-}
-
-/// Σ x[i]·y[i].
-@inline(__always) public func rowDot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc0 = Vec(), acc1 = Vec()
-    var i = 0
-    while i + 32 <= n {
-        acc0 += UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self) * UnsafeRawPointer(y + i).loadUnaligned(as: Vec.self)
-        acc1 += UnsafeRawPointer(x + i + 16).loadUnaligned(as: Vec.self) * UnsafeRawPointer(y + i + 16).loadUnaligned(as: Vec.self)
-        i += 32
-    }
-    var s = (acc0 + acc1).sum()
-    while i < n { s += x[i] * y[i]; i += 1 }
-    return s
-}
-
-/// Maximum of x[0..<n] (n > 0).
-@inline(__always) public func rowMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    var i = 0
-    var m = -Float.infinity
-    if n >= 16 {
-        var acc = UnsafeRawPointer(x).loadUnaligned(as: Vec.self)
-        i = 16
-        while i + 16 <= n {
-            let v = UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self)
-            acc = acc.replacing(with: v, where: v .> acc)
-            i += 16
-        }
-        m = acc.max()
-    }
-    while i < n { m = Swift.max(m, x[i]); i += 1 }
-    return m
-}
-
-/// d[0..<n] += x[0..<n].
-@inline(__always) public func vaddInPlace(_ d: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) {
-    var i = 0
-    while i + 16 <= n {
-        let a = UnsafeRawPointer(d + i).loadUnaligned(as: Vec.self)
-        let b = UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self)
-        UnsafeMutableRawPointer(d + i).storeBytes(of: a + b, as: Vec.self)
-        i += 16
-    }
-    while i < n { d[i] += x[i]; i += 1 }
-}
-
-/// Minimum of x[0..<n] (n > 0).
-@inline(__always) public func rowMin(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    var i = 0
-    var m = Float.infinity
-    if n >= 16 {
-        var acc = UnsafeRawPointer(x).loadUnaligned(as: Vec.self)
-        i = 16
-        while i + 16 <= n {
-            let v = UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self)
-            acc = acc.replacing(with: v, where: v .< acc)
-            i += 16
-        }
-        m = acc.min()
-    }
-    while i < n { m = Swift.min(m, x[i]); i += 1 }
-    return m
-}
-
-/// d[0..<n] = max(d, x) elementwise.
-@inline(__always) public func vmaxInPlace(_ d: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) {
-    var i = 0
-    while i + 16 <= n {
-        let a = UnsafeRawPointer(d + i).loadUnaligned(as: Vec.self)
-        let b = UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self)
-        UnsafeMutableRawPointer(d + i).storeBytes(of: a.replacing(with: b, where: b .> a), as: Vec.self)
-        i += 16
-    }
-    while i < n { if x[i] > d[i] { d[i] = x[i] }; i += 1 }
 }

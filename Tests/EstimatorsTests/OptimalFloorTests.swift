@@ -24,8 +24,8 @@ final class OptimalFloorTests: XCTestCase {
     /// up to rounding) π ≈ 0. With the floor every π' ≥ ε·k/n, the sum stays k and none exceeds 1.
     func testRankDeficientCovarianceKeepsEveryDirection() throws {
         let e = try refreshed(from: Tensor.matmul(g1, g1, transposeA: true))
-        let pi = try XCTUnwrap(e.probabilities).scalars
-        let floor = OptimalProjectionEstimator.probabilityFloor * Float(k) / Float(n)
+        let pi = try XCTUnwrap(e.sketch.probabilities).scalars
+        let floor = OptimalSketch.probabilityFloor * Float(k) / Float(n)
         XCTAssertEqual(pi.count, n)
         XCTAssertGreaterThanOrEqual(pi.min()!, floor * (1 - 1e-5))
         XCTAssertLessThanOrEqual(pi.max()!, 1)

@@ -129,21 +129,4 @@ final class SharedSketchTests: XCTestCase {
             for (ga, gb) in zip(a, b) { assertBitwiseEqual(gb, ga, "step \(t)") }
         }
     }
-
-    /// ALGORITHMS.md §3's floor: every direction keeps probability ≥ ε·k/n after a refresh.
-    func testOptimalProbabilitiesAreFloored() throws {
-        let sigma: [Float] = [100, 10, 1, 0, 0, 0, 0, 0]
-        let p = OptimalSketch.flooredProbabilities(eigenvalues: sigma, k: 3)
-        XCTAssertEqual(p.reduce(0, +), 3, accuracy: 1e-5)
-        let floor = OptimalSketch.probabilityFloor * 3 / 8
-        XCTAssertTrue(p.allSatisfy { $0 >= floor * 0.9999 && $0 <= 1 }, "\(p)")
-        XCTAssertGreaterThan(p[1], p[3])
-        // In an estimator: a gradient living in one direction still leaves every direction drawable.
-        let e = OptimalProjectionEstimator(inFeatures: 8, rank: 3, refresh: 2, seed: 1, stream: 1)
-        let g = matrix(m: 4, n: 8, singularValues: [1], seed: 2)
-        let (x, delta) = inputs(forGradient: g)
-        for _ in 0..<3 { _ = estimate(e, x: x, delta: delta) }
-        let pi = e.sketch.probabilities!.scalars
-        XCTAssertTrue(pi.allSatisfy { $0 >= floor * 0.9999 }, "\(pi)")
-    }
 }

@@ -112,9 +112,10 @@ public final class OptimalSketch: Sketch {
         guard (q == nil) == (pi == nil) else {
             throw EstimatorStateError(message: "\(owner): state needs both 'eigenbasis' and 'probabilities' or neither")
         }
-        // Which step Σ last took contributions from; needed with Σ (the decay is applied per step).
+        // Which step Σ last took contributions from (the decay is applied once per step); without
+        // it the next contribution starts a new step.
         var sigmaStep = UInt64.max
-        if sigma != nil || tensors["covariance_step"] != nil {
+        if tensors["covariance_step"] != nil {
             sigmaStep = try StateCoding.decode(requireState(tensors, "covariance_step", shape: [4], owner: owner),
                                                count: 1, name: "\(owner).covariance_step")[0]
         }

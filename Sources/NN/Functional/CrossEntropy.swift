@@ -6,20 +6,22 @@ import Tensor
 public let crossEntropyIgnoreIndex: Int32 = -100
 
 /// Mean cross-entropy of the logits `h Wᵀ` against `targets`, fused with the projection and
-/// chunked over tokens so that no (N, V) matrix is ever alive: one op for the LM head and its loss.
+/// chunked over tokens so that no (N, V) matrix is ever alive: one op for the LM head and its loss
+/// (`CrossEntropyKernel.linear`).
 ///
-/// Per chunk of rows the forward computes the logits by sgemm, the row logsumexps and losses, and,
-/// when a gradient is needed, at once `δ = (softmax − onehot) / count` in the logits buffer, then
-/// `dh_chunk = δ W` and `dW += δᵀ h_chunk` (sgemm, beta = 1). It saves only `dh` (N, D) and `dW` (V, D),
-/// which the backward scales by the upstream scalar. Rows whose target is `ignoreIndex` add nothing;
-/// `count` is the number of the other rows (a loss of 0 with zero gradients when there are none).
+/// When a gradient is needed, the forward forms both gradients chunk by chunk (the logits buffer
+/// turns into `δ = (softmax − onehot) / count`, then `dh_chunk = δ W`, `dW += δᵀ h_chunk`).
+/// `dh` (N, D) is the op's only saved tensor. `dW` (V, D) is the weight's gradient itself: it is
+/// allocated under `.gradient`, kept out of the tape's saved tensors, and handed to the weight by
+/// the backward (scaled by the upstream scalar), where a parameter adopts it without a copy.
+/// Rows whose target is `ignoreIndex` add nothing; `count` is the number of the other rows (a
+/// loss of 0 with zero gradients when there are none).
 /// - Parameters:
 ///   - h: (N, D) final hidden states
 ///   - weight: (V, D) head weight
 ///   - targets: N class indices in `0..<V` or `ignoreIndex`
-///   - chunkSize: rows per chunk; by default about 32M logits (1024 rows, 128 MiB, for V = 32000),
-///     clamped to 32...1024. Larger chunks keep the head's sgemms efficient: on LLaMA-20M at
-///     batch 8 × 256, 1024 rows gave +13% tokens/s over 512 for +70 MiB of RSS.
+///   - chunkSize: rows per chunk; nil picks `CrossEntropyKernel.defaultChunkRows` (about 32M
+///     logits, clamped to 32...1024 rows: 1024 rows, 125 MiB of workspace, at V = 32000)
 /// - Returns: a scalar
 public func linearCrossEntropy(_ h: Variable, weight: Variable, targets: [Int32],
                                ignoreIndex: Int32 = crossEntropyIgnoreIndex, chunkSize: Int? = nil) -> Variable {
@@ -31,56 +33,33 @@ public func linearCrossEntropy(_ h: Variable, weight: Variable, targets: [Int32]
     checkTargets(targets, classes: vocab, ignoreIndex: ignoreIndex, op: "linearCrossEntropy")
     let needs = Tape.current.needsGrad([h, weight])
     let count = targets.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
-    let chunk = Swift.max(1, chunkSize ?? Swift.min(1024, Swift.max(32, (32 << 20) / Swift.max(vocab, 1))))
     let wantGrad = needs.contains(true) && count > 0
     // Every element of dh is written by a chunk's sgemm, and the first chunk writes dW with beta = 0.
-    let dh = needs[0] ? (wantGrad ? Tensor(uninitializedShape: h.shape) : Tensor.zeros(h.shape)) : nil
-    let dw = needs[1] ? (wantGrad ? Tensor(uninitializedShape: weight.shape) : Tensor.zeros(weight.shape)) : nil
-    let hp = h.value.pointer, wp = weight.value.pointer
-    var total = 0.0
-    Memory.withCategory(.workspace) {
-        let buffer = Tensor(uninitializedShape: [Swift.min(chunk, Swift.max(n, 1)), vocab])
-        let logits = buffer.storage.base
-        var losses = [Float](repeating: 0, count: Swift.min(chunk, Swift.max(n, 1)))
-        var r0 = 0
-        while r0 < n {
-            let rows = Swift.min(chunk, n - r0)
-            Tensor.sgemm(hp + r0 * d, transposeA: false, wp, transposeB: true, logits,
-                         m: rows, n: vocab, k: d, lda: d, ldb: d, ldc: vocab, alpha: 1, beta: 0)
-            let gradScale: Float? = wantGrad ? 1 / Float(count) : nil
-            losses.withUnsafeMutableBufferPointer { lp in
-                let lossOut = lp.baseAddress!
-                targets.withUnsafeBufferPointer { tp in
-                    crossEntropyRows(logits, rows: rows, classes: vocab, targets: tp.baseAddress! + r0,
-                                     ignoreIndex: ignoreIndex, gradScale: gradScale, losses: lossOut)
-                }
-            }
-            for i in 0..<rows { total += Double(losses[i]) }
-            if wantGrad {
-                if let dh {
-                    Tensor.sgemm(logits, transposeA: false, wp, transposeB: false, dh.storage.base + r0 * d,
-                                 m: rows, n: d, k: vocab, lda: vocab, ldb: d, ldc: d, alpha: 1, beta: 0)
-                }
-                if let dw {
-                    Tensor.sgemm(logits, transposeA: true, hp + r0 * d, transposeB: false, dw.storage.base,
-                                 m: vocab, n: d, k: rows, lda: vocab, ldb: d, ldc: d, alpha: 1, beta: r0 == 0 ? 0 : 1)
-                }
-            }
-            r0 += rows
-        }
+    func gradient(_ shape: [Int], category: MemoryCategory) -> Tensor {
+        wantGrad ? Tensor(uninitializedShape: shape, category: category) : Memory.withCategory(category) { Tensor.zeros(shape) }
     }
+    let dh = needs[0] ? gradient(h.shape, category: Memory.currentCategory) : nil
+    let dw = needs[1] ? gradient(weight.shape, category: .gradient) : nil
+    let total = CrossEntropyKernel.linear(h: h.value, weight: weight.value, targets: targets, ignoreIndex: ignoreIndex,
+                                          chunkRows: chunkSize ?? CrossEntropyKernel.defaultChunkRows(classes: vocab),
+                                          gradScale: wantGrad ? 1 / Float(count) : nil, dh: dh, dw: dw)
     let loss = Tensor(scalar: count == 0 ? 0 : Float(total / Double(count)))
     guard needs.contains(true) else { return Variable(loss) }
-    let saved = [dh, dw].compactMap { $0 }
-    return Tape.current.record("linear-cross-entropy", inputs: [h, weight], output: loss, saved: saved) { g, saved in
+    let weightGradient = TensorHandoff(dw)
+    return Tape.current.record("linear-cross-entropy", inputs: [h, weight], output: loss, saved: dh.map { [$0] } ?? []) { g, saved in
         let s = g.item
-        var grads = saved
-        if s != 1 { for i in grads.indices { grads[i].scale(by: s) } }
-        var k = 0
-        let gh = needs[0] ? grads[0] : nil
-        if needs[0] { k += 1 }
-        return [gh, needs[1] ? grads[k] : nil]
+        var gh = saved.first, gw = weightGradient.take()
+        if s != 1 { gh?.scale(by: s); gw?.scale(by: s) }
+        return [gh, gw]
     }
+}
+
+/// Holds a tensor for a backward closure that hands it on: `take()` gives up the closure's
+/// reference, so the receiver owns the only one and can scale it or adopt it without a copy.
+private final class TensorHandoff {
+    private var tensor: Tensor?
+    init(_ tensor: Tensor?) { self.tensor = tensor }
+    func take() -> Tensor? { defer { tensor = nil }; return tensor }
 }
 
 /// Mean cross-entropy of `logits` against `targets` (softmax fused with the loss).
@@ -104,7 +83,7 @@ public func crossEntropy(_ logits: Variable, targets: [Int32], ignoreIndex: Int3
     var losses = [Float](repeating: 0, count: n)
     losses.withUnsafeMutableBufferPointer { lp in
         targets.withUnsafeBufferPointer { tp in
-            crossEntropyRows(UnsafeMutablePointer(mutating: work.pointer), rows: n, classes: vocab,
+            CrossEntropyKernel.rows(UnsafeMutablePointer(mutating: work.pointer), rows: n, classes: vocab,
                              targets: tp.baseAddress!, ignoreIndex: ignoreIndex,
                              gradScale: wantGrad ? 1 / Float(count) : nil, losses: lp.baseAddress!)
         }
@@ -117,45 +96,6 @@ public func crossEntropy(_ logits: Variable, targets: [Int32], ignoreIndex: Int3
         var d = saved[0]
         if g.item != 1 { d.scale(by: g.item) }
         return [d]
-    }
-}
-
-/// Per row of `x` (rows × classes): `losses[r] = logsumexp(x_r) − x_r[t_r]` (0 for ignored rows) and,
-/// when `gradScale` is given, `x_r ← (softmax(x_r) − onehot(t_r)) · gradScale` (0 for ignored rows).
-func crossEntropyRows(_ x: UnsafeMutablePointer<Float>, rows: Int, classes: Int, targets: UnsafePointer<Int32>,
-                      ignoreIndex: Int32, gradScale: Float?, losses: UnsafeMutablePointer<Float>) {
-    forEachRowChunk(rows, width: classes, perThread: 1 << 15) { range in
-        for r in range {
-            let row = x + r * classes, t = targets[r]
-            if t == ignoreIndex {
-                losses[r] = 0
-                if gradScale != nil { row.update(repeating: 0, count: classes) }
-                continue
-            }
-            let target = row[Int(t)]
-            guard let scale = gradScale else {
-                losses[r] = logSumExpRow(row, classes) - target
-                continue
-            }
-            // One exp pass: e = exp(x − max) stored in place, then scaled by 1/Σe.
-            let m = rowMax(row, classes), mv = Vec(repeating: m)
-            var acc = Vec()
-            var i = 0
-            while i + 16 <= classes {
-                let e = vexp(load(row, i) - mv)
-                store(e, row, i)
-                acc += e
-                i += 16
-            }
-            var sum = acc.sum()
-            while i < classes { row[i] = vexp(Vec(repeating: row[i] - m))[0]; sum += row[i]; i += 1 }
-            losses[r] = m + Foundation.log(sum) - target
-            let f = scale / sum, fv = Vec(repeating: f)
-            i = 0
-            while i + 16 <= classes { store(load(row, i) * fv, row, i); i += 16 }
-            while i < classes { row[i] *= f; i += 1 }
-            row[Int(t)] -= scale
-        }
     }
 }
 

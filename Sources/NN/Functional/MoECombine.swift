@@ -24,16 +24,9 @@ public func combineExperts(_ outputs: [Variable?], gates: Variable, routing: Exp
         }
     }
     let out = Tensor.zeros([routing.tokens, d])
-    let op = out.storage.base, gp = gates.value.pointer
     for e in present {
-        let yp = outputs[e]!.value.pointer
-        for (r, t) in routing.tokenIndices[e].enumerated() {
-            let gv = Vec(repeating: gp[routing.gateIndices[e][r]]), g = gp[routing.gateIndices[e][r]]
-            let dst = op + t * d, src = yp + r * d
-            var i = 0
-            while i + 16 <= d { store(load(dst, i) + gv * load(src, i), dst, i); i += 16 }
-            while i < d { dst[i] += g * src[i]; i += 1 }
-        }
+        MoEKernel.gatedScatterAdd(outputs[e]!.value, tokens: routing.tokenIndices[e], gateIndices: routing.gateIndices[e],
+                                  gates: gates.value, into: out)
     }
     let inputs = present.map { outputs[$0]! } + [gates]
     let needs = Tape.current.needsGrad(inputs)
@@ -42,24 +35,10 @@ public func combineExperts(_ outputs: [Variable?], gates: Variable, routing: Exp
     // y_e is needed only for the gate gradient; the gates only for the expert gradients.
     let saved = (gateNeeds ? present.map { outputs[$0]!.value } : []) + [gates.value]
     return Tape.current.record("moe-combine", inputs: inputs, output: out, saved: saved) { g, saved in
-        let gp = g.pointer, gatesP = saved.last!.pointer
-        var grads: [Tensor?] = []
         let dGates = gateNeeds ? Tensor.zeros([routing.tokens, routing.topK]) : nil
-        for (slot, e) in present.enumerated() {
-            let idx = routing.tokenIndices[e], gidx = routing.gateIndices[e]
-            let dy = needs[slot] ? Tensor(uninitializedShape: [idx.count, d]) : nil
-            let yp = gateNeeds ? saved[slot].pointer : nil
-            for (r, t) in idx.enumerated() {
-                let src = gp + t * d
-                if let dy {
-                    let dst = dy.storage.base + r * d, gate = gatesP[gidx[r]], gv = Vec(repeating: gate)
-                    var i = 0
-                    while i + 16 <= d { store(gv * load(src, i), dst, i); i += 16 }
-                    while i < d { dst[i] = gate * src[i]; i += 1 }
-                }
-                if let dGates, let yp { dGates.storage.base[gidx[r]] = rowDot(src, yp + r * d, d) }
-            }
-            grads.append(dy)
+        let grads = present.enumerated().map { slot, e in
+            MoEKernel.gatedGather(g, tokens: routing.tokenIndices[e], gateIndices: routing.gateIndices[e], gates: saved.last!,
+                                  needOutput: needs[slot], y: gateNeeds ? saved[slot] : nil, dGates: dGates)
         }
         return grads + [dGates]
     }

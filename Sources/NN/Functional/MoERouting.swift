@@ -44,34 +44,10 @@ public func topKGates(_ probs: Variable, k: Int) -> (gates: Variable, routing: E
     precondition(probs.rank == 2, "topKGates: probabilities must be (tokens, experts), got \(probs.shape)")
     let (n, e) = (probs.shape[0], probs.shape[1])
     precondition(k >= 1 && k <= e, "topKGates: top-\(k) of \(e) experts")
-    var choice = [Int](repeating: 0, count: n * k)
-    let gates = Tensor(uninitializedShape: [n, k]), sums = Tensor(uninitializedShape: [n])
-    let pp = probs.value.pointer, gp = gates.storage.base, sp = sums.storage.base
-    for t in 0..<n {
-        let row = pp + t * e
-        var total: Float = 0
-        for j in 0..<k {
-            // Selection by repeated scans: k is small (1–8).
-            var best = -1
-            for c in 0..<e where !choice[(t * k)..<(t * k + j)].contains(c) {
-                if best < 0 || row[c] > row[best] { best = c }
-            }
-            choice[t * k + j] = best
-            total += row[best]
-        }
-        sp[t] = total
-        for j in 0..<k { gp[t * k + j] = row[choice[t * k + j]] / total }
-    }
+    let (choice, gates, sums) = MoEKernel.topK(probs.value, k: k)
     let routing = ExpertRouting(tokens: n, experts: e, topK: k, choice: choice)
     let out = Tape.current.record("top-k-gates", inputs: [probs], output: gates, saved: [gates, sums]) { g, saved in
-        let dp = Tensor.zeros([n, e])
-        let dpp = dp.storage.base, gg = g.pointer, gv = saved[0].pointer, sv = saved[1].pointer
-        for t in 0..<n {
-            var dot: Float = 0
-            for j in 0..<k { dot += gv[t * k + j] * gg[t * k + j] }
-            for j in 0..<k { dpp[t * e + choice[t * k + j]] += (gg[t * k + j] - dot) / sv[t] }
-        }
-        return [dp]
+        [MoEKernel.topKBackward(g, gates: saved[0], sums: saved[1], choice: choice, experts: e)]
     }
     return (out, routing)
 }

@@ -27,7 +27,8 @@ public final class LlamaModel: Module {
     /// Wraps every block in `checkpoint(...)`: only block inputs are kept, blocks are recomputed in
     /// the backward (exact gradients, less activation memory).
     public var checkpointBlocks = false
-    /// Rows per chunk of the fused head + loss; nil picks about 32M logits per chunk (1024 rows at vocab 32000; see `linearCrossEntropy`).
+    /// Rows per chunk of the fused head + loss; nil picks `linearCrossEntropy`'s default (about 32M
+    /// logits per chunk, clamped to 32...1024 rows: 1024 rows at vocab 32000).
     public var lossChunkSize: Int? = nil
     /// Router statistics of every MoE layer from the last forward (empty for dense models).
     public private(set) var lastRouterStats: [RouterStats] = []

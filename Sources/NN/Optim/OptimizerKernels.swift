@@ -20,14 +20,14 @@ func forEachBlock(_ count: Int, minPerThread: Int = 1 << 17, _ body: (_ i: Int, 
 }
 
 @inline(__always) func vload(_ p: UnsafePointer<Float>, _ i: Int, _ n: Int) -> Vec {
-    if n == 16 { return UnsafeRawPointer(p + i).loadUnaligned(as: Vec.self) }
+    if n == 16 { return load(p, i) }
     var v = Vec()
     for j in 0..<n { v[j] = p[i + j] }
     return v
 }
 
 @inline(__always) func vstore(_ v: Vec, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ n: Int) {
-    if n == 16 { UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: Vec.self); return }
+    if n == 16 { store(v, p, i); return }
     for j in 0..<n { p[i + j] = v[j] }
 }
 

@@ -24,7 +24,7 @@ public enum BFloat16Kernels {
             while i + 16 <= r.upperBound {
                 let v = UnsafeRawPointer(src.value + i).loadUnaligned(as: SIMD16<UInt16>.self)
                 let bits = SIMD16<UInt32>(truncatingIfNeeded: v) &<< 16
-                UnsafeMutableRawPointer(dst.value + i).storeBytes(of: unsafeBitCast(bits, to: Vec.self), as: Vec.self)
+                store(unsafeBitCast(bits, to: Vec.self), dst.value, i)
                 i += 16
             }
             while i < r.upperBound { dst.value[i] = Float(bitPattern: UInt32(src.value[i]) << 16); i += 1 }

@@ -42,7 +42,7 @@ public enum Int8RowKernels {
         var j = 0
         while j + 16 <= n {
             let u = uniforms(key: key, indices: SIMD16<UInt32>(repeating: UInt32(truncatingIfNeeded: j)) &+ lanes)
-            let v = UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self) * invV + u
+            let v = load(x, j) * invV + u
             let nearest = (v + magic) - magic
             var q = nearest.replacing(with: nearest - 1, where: nearest .> v)
             q = q.replacing(with: 127, where: q .> 127).replacing(with: -127, where: q .< -127)
@@ -82,7 +82,7 @@ public enum Int8RowKernels {
                 var j = 0
                 while j + 16 <= n {
                     let q = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD16<Int8>.self)
-                    UnsafeMutableRawPointer(o + j).storeBytes(of: av * Vec(SIMD16<Int32>(truncatingIfNeeded: q)), as: Vec.self)
+                    store(av * Vec(SIMD16<Int32>(truncatingIfNeeded: q)), o, j)
                     j += 16
                 }
                 while j < n { o[j] = a * Float(row[j]); j += 1 }
@@ -95,7 +95,7 @@ public enum Int8RowKernels {
         var m = Vec(), probe = Vec()
         var j = 0
         while j + 16 <= n {
-            let v = UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self)
+            let v = load(x, j)
             let a = v.replacing(with: -v, where: v .< 0)
             m = m.replacing(with: a, where: a .> m)
             probe += v * 0

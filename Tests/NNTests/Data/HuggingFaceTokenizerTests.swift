@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 import XCTest
 @testable import NN
 
@@ -26,7 +27,7 @@ final class HuggingFaceTokenizerTests: XCTestCase {
 
     /// Text of random scalars drawn from the classes the pre-tokenizers care about.
     private func randomText(seed: UInt64, count: Int) -> String {
-        var rng = SyntheticCorpus.SplitMix64(seed: seed)
+        var rng = RNG(seed: seed, stream: 0x7E47)
         let pools: [[Unicode.Scalar]] = [
             Array("abcXYZ ſK".unicodeScalars), Array("0123456789".unicodeScalars), Array(" \t\n\r\u{0B}\u{0C}".unicodeScalars),
             Array("'!?.,-_\"(){}[]<>|\\/`~#$%^&*".unicodeScalars), Array("éßİı日本語€①٣\u{A0}\u{3000}\u{2028}\u{85}\u{1C}\u{200B}\u{301}".unicodeScalars),
@@ -35,8 +36,8 @@ final class HuggingFaceTokenizerTests: XCTestCase {
         ]
         var s = String.UnicodeScalarView()
         for _ in 0..<count {
-            let pool = pools[rng.below(pools.count)]
-            s.append(pool[rng.below(pool.count)])
+            let pool = pools[rng.nextInt(below: pools.count)]
+            s.append(pool[rng.nextInt(below: pool.count)])
         }
         return String(s)
     }

@@ -68,4 +68,28 @@ final class CrossEntropyTests: XCTestCase {
         let loss = linearCrossEntropy(Variable(Tensor.zeros([4, 3])), weight: Variable(Tensor.zeros([50, 3])), targets: [0, 1, 2, 49])
         XCTAssertEqual(loss.value.item, Float(log(50.0)), accuracy: 1e-5)
     }
+
+    /// The head's weight gradient is formed in the forward under `.gradient`, stays off the tape's
+    /// saved tensors, and is handed to the parameter scaled in place (no copy of V × D).
+    func testWeightGradientIsAGradientNotASavedTensor() {
+        let (n, d, vocab) = (12, 8, 400)
+        let h = randomParameter([n, d], seed: 10), w = randomParameter([vocab, d], seed: 11)
+        var rng = RNG(seed: 12)
+        let targets = (0..<n).map { _ in Int32(rng.nextInt(below: vocab)) }
+        h.zeroGrad(); w.zeroGrad()
+        let reference = linearCrossEntropy(h.variable, weight: w.variable, targets: targets, chunkSize: 5)
+        reference.backward()
+        let (refH, refW) = (h.grad!, w.grad!)
+        h.zeroGrad(); w.zeroGrad()
+        Tape.current.reset()
+        let before = Memory.stats
+        let loss = linearCrossEntropy(h.variable, weight: w.variable, targets: targets, chunkSize: 5)
+        XCTAssertEqual(Tape.current.savedBytes, n * d * 4, "only dh is saved")
+        XCTAssertEqual(Memory.stats.live(.gradient) - before.live(.gradient), vocab * d * 4, "dW counted as gradient")
+        let (_, backward) = Memory.measure { (loss * 3).backward() }
+        XCTAssertLessThan(backward.peak(.workspace) - before.live(.workspace), vocab * d * 4 / 2, "dW scaled without a copy")
+        XCTAssertEqual(Memory.stats.live(.gradient) - before.live(.gradient), (vocab + n) * d * 4)
+        XCTAssertLessThan(maxAbsDifference(w.grad!, refW * 3), 1e-6)
+        XCTAssertLessThan(maxAbsDifference(h.grad!, refH * 3), 1e-6)
+    }
 }

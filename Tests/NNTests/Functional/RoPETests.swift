@@ -29,9 +29,9 @@ final class RoPETests: XCTestCase {
     func testRotationKeepsNormAndInverseUndoesIt() {
         let rope = RotaryEmbedding(headDim: 40, maxPositions: 32) // half = 20: SIMD block plus tail
         let x = randomTensor([12, 80], seed: 2)
-        let y = rotate(x, rope, heads: 2, seq: 6, offset: 3, inverse: false)
+        let y = RotaryKernel.rotate(x, cos: rope.cos, sin: rope.sin, heads: 2, seq: 6, inverse: false)
         XCTAssertEqual(y.norm(), x.norm(), accuracy: 1e-4)
-        let back = rotate(y, rope, heads: 2, seq: 6, offset: 3, inverse: true)
+        let back = RotaryKernel.rotate(y, cos: rope.cos, sin: rope.sin, heads: 2, seq: 6, inverse: true)
         for (a, b) in zip(back.scalars, x.scalars) { XCTAssertEqual(a, b, accuracy: 1e-5) }
     }
 

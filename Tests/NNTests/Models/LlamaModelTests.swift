@@ -112,6 +112,22 @@ final class LlamaModelTests: XCTestCase {
         for (a, b) in zip(fused, unfused) { XCTAssertLessThan(maxAbsDifference(a, b), 1e-6) }
     }
 
+    /// After the forward the head's weight gradient is live as a gradient, and the tape's saved
+    /// bytes hold only the head's dh of it (B·S × hidden floats).
+    func testHeadWeightGradientIsGradientMemoryNotSavedActivations() {
+        var rng = RNG(seed: 17)
+        let model = LlamaModel(config: tinyLlamaConfig(), rng: &rng)
+        let tokens = randomTokenIDs(16, vocab: 50, seed: 18), targets = randomTokenIDs(16, vocab: 50, seed: 19)
+        model.zeroGrad()
+        Tape.current.reset()
+        let gradientBefore = Memory.stats.live(.gradient)
+        let loss = model.loss(tokens: tokens, targets: targets, batch: 2, seq: 8)
+        XCTAssertEqual(Memory.stats.live(.gradient) - gradientBefore, model.head.weight.value.bytes)
+        XCTAssertEqual(Tape.current.savedEntries.filter { $0.label == "head" }.map(\.bytes), [16 * 16 * 4])
+        loss.backward()
+        XCTAssertEqual(model.head.weight.grad?.storage.category, .gradient)
+    }
+
     func testRouterStatsAndBalanceLossOnlyInTraining() {
         var rng = RNG(seed: 17)
         let model = LlamaModel(config: tinyLlamaConfig(moe: MoEConfig(experts: 4, topK: 2, balanceCoefficient: 0.5)), rng: &rng)

@@ -64,7 +64,10 @@ final class ActivationCodecTests: XCTestCase {
         let attention = CausalSelfAttention(dim: 16, heads: 2, kvHeads: 1, rotary: rope, std: 0.4, rng: &rng)
         let x = randomParameter([8, 16], seed: 11), probe = Variable(randomTensor([8, 16], seed: 12))
         let e = codecErrors(attention, params: attention.parameters + [x]) { (attention(x.variable, batch: 2, seq: 4) * probe).sum() }
-        assertBounds(e, bf16: 1e-2, int8: 3e-2, "attention")
+        // The backward's D = rowsum(dO ∘ o) reads the saved output, and dS = P ∘ (dP − D) is a
+        // difference of close terms: int8 rounding of o shows more here (≈ 5e-2) than in other ops,
+        // which is why the lean configuration keeps attention in bf16.
+        assertBounds(e, bf16: 1e-2, int8: 8e-2, "attention")
     }
 
     func testAssignmentByPathCoversModulesInside() throws {
