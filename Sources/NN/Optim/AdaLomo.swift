@@ -173,7 +173,9 @@ public final class AdaLomo: FusedBackwardOptimizer {
     }
 
     public func stateTensors() -> [String: Tensor] { entries.collect() }
-    public func loadState(_ tensors: [String: Tensor]) throws { try entries.load(tensors, optimizer: description) }
+    public func loadState(_ tensors: [String: Tensor], codes: [String: ByteTensor]) throws {
+        try entries.load(tensors, codes: codes, optimizer: description)
+    }
 
     public var description: String {
         "AdaLomo(clip \(options.clipThreshold), decay \(options.decay), weight decay \(weightDecay)) on \(slots.count) parameters"

@@ -2,11 +2,14 @@ import Autograd
 import Foundation
 import Tensor
 
-/// An optimizer that updates inside the backward (LOMO, AdaLomo). What a training loop needs
+/// An optimizer that can update inside the backward: LOMO and AdaLomo always, AdamW, SGD, GaLore
+/// and Grass when made layer-wise (`layerwise: true`, `attach()`). What a training loop needs
 /// beyond `Optimizer`:
 /// ```swift
-/// if let fused = optimizer as? FusedBackwardOptimizer, clip > 0 {
-///     let norm = fused.measureGradientNorm(maxNorm: clip) { loss(batch).backward() } // no update
+/// if optimizer.updatesDuringBackward, let fused = optimizer as? FusedBackwardOptimizer, clip > 0 {
+///     let norm = model.preservingEstimatorState { // the measuring pass must not advance estimators
+///         fused.measureGradientNorm(maxNorm: clip) { loss(batch).backward() } // no update
+///     }
 ///     guard norm.isFinite else { skip the step }
 /// }
 /// loss(batch).backward() // updates, clipped to `clip`
@@ -24,7 +27,7 @@ public protocol FusedBackwardOptimizer: Optimizer {
     func detach()
 }
 
-/// The hook plumbing LOMO and AdaLomo share: each managed parameter's gradient-complete hook
+/// The hook plumbing of every fused optimizer: each managed parameter's gradient-complete hook
 /// hands the gradient to the optimizer's update and frees it at once, so at most the gradients
 /// the backward is currently forming are alive, never a full set.
 ///

@@ -72,7 +72,9 @@ public final class LOMO: FusedBackwardOptimizer {
 
     private var entries: [StateEntry] { [.count("step", { [unowned self] in stepCount }, { [unowned self] in stepCount = $0 })] }
     public func stateTensors() -> [String: Tensor] { entries.collect() }
-    public func loadState(_ tensors: [String: Tensor]) throws { try entries.load(tensors, optimizer: description) }
+    public func loadState(_ tensors: [String: Tensor], codes: [String: ByteTensor]) throws {
+        try entries.load(tensors, codes: codes, optimizer: description)
+    }
 
     public var description: String { "LOMO(weight decay \(weightDecay)) on \(slots.count) parameters" }
 }

@@ -55,7 +55,8 @@ extension PretrainSession {
         try? fm.removeItem(at: fresh)
         let state = TrainingState(step: trainer.step, rngs: ["data": trainer.dataRNG], config: configurationJSON,
                                   estimatorSpec: assignment.description, optimizerSpec: configuration.optimizer,
-                                  optimizerState: optimizer.stateTensors(), estimatorState: TrainingState.estimatorState(of: model))
+                                  optimizerState: optimizer.stateTensors(), optimizerCodes: optimizer.stateCodes(),
+                                  estimatorState: TrainingState.estimatorState(of: model))
         try NN.saveCheckpoint(model: model, to: fresh, trainingState: state, config: try modelConfig.huggingFaceJSON())
         do {
             try? fm.removeItem(at: old)
@@ -88,7 +89,7 @@ extension PretrainSession {
         guard let state = try loadCheckpoint(into: session.model, from: ckpt) else {
             throw RunError("--resume: \(ckpt.path) has no training state")
         }
-        try session.optimizer.loadState(state.optimizerState)
+        try session.optimizer.loadState(state.optimizerState, codes: state.optimizerCodes)
         session.trainer.step = state.step
         if let rng = state.rngs["data"] { session.trainer.dataRNG = rng }
         return session

@@ -27,6 +27,10 @@ public final class PretrainSession {
 
         assignment = try EstimatorAssignment(parsing: config.estimators)
         let optimizerSpec = try OptimizerSpec(parsing: config.optimizer)
+        if optimizerSpec.updatesDuringBackward, t.gradAccum > 1 {
+            let how = optimizerSpec.layerwise ? " (layerwise:on)" : ""
+            throw RunError("--optimizer \(config.optimizer) updates inside the backward pass\(how), so it cannot accumulate gradients over --grad-accum \(t.gradAccum); use --grad-accum 1")
+        }
         var mc = try Self.modelConfiguration(config.model)
         if let moe = config.moe { mc.moe = try parseMoESpec(moe) }
 
@@ -77,9 +81,6 @@ public final class PretrainSession {
         }
         optimizer = optimizerSpec.make(parameters: model.namedParameters().filter { $0.1.requiresGrad },
                                        learningRate: t.learningRate, weightDecay: t.weightDecay, seed: t.seed)
-        if optimizer.updatesDuringBackward, t.gradAccum > 1 {
-            throw RunError("--optimizer \(config.optimizer) updates inside the backward pass, so it cannot accumulate gradients; use --grad-accum 1")
-        }
         trainer = Trainer(model: model, optimizer: optimizer, data: dataset, options: t)
     }
 
