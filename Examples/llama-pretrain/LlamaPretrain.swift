@@ -69,7 +69,7 @@ struct LlamaPretrain: ParsableCommand {
         print("model \(c.model): \(s.model.parameterCount) parameters (hidden \(m.hiddenSize), \(m.numLayers) layers, \(m.numHeads) heads, vocab \(m.vocabSize)\(m.moe.map { ", MoE \($0.experts) experts top-\($0.topK)\($0.sharedExpert ? " + shared" : "")" } ?? ""))")
         print("data: \(s.dataset.source) — \(s.dataset.trainTokens.count) train / \(s.dataset.validationTokens.count) validation tokens, tokenizer vocabulary \(s.tokenizer.vocabSize)")
         print("estimators: \(s.assignment.description)  (the output head is fused with the loss and always exact)")
-        print("optimizer: \(s.optimizer.description); lr \(t.learningRate), warmup \(t.warmup), cosine to \(t.minLearningRateRatio)×, clip \(t.clip), batch \(t.batch)×\(t.seq)×\(t.gradAccum), threads \(c.threads)\(c.checkpointBlocks ? ", checkpointed blocks" : "")")
+        print("optimizer: \(s.optimizer.description); lr \(t.learningRate), warmup \(t.warmup), cosine to \(t.minLearningRateRatio)×, clip \(t.clip), batch \(t.batch)×\(t.seq)×\(t.gradAccum), threads \(c.threads)\(c.checkpointBlocks ? ", checkpointed blocks" : ""), loss chunk \(s.model.lossChunkSize ?? s.modelConfig.defaultLossChunkSize(tokens: t.batch * t.seq)) tokens")
     }
 
     func printFooter(_ s: RunSummary, out: URL) {

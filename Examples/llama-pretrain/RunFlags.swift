@@ -49,7 +49,7 @@ struct RunFlags: ParsableArguments {
     @Option(help: "Estimator per layer: 'pattern=spec' rules separated by ';' with a default. Specs: exact, lowrank(rank:K), gaussian(rank:K), haar(rank:K), optimal(rank:K), gradlite(rank:K,explore:P,refresh:T,feedback:on|off,adaptive:on|off). Example: --estimators 'default=exact; layers.*.mlp.*=gradlite(rank:64)'")
     var estimators = "default=exact"
 
-    @Option(help: "Optimizer: adamw, sgd(momentum:0.9), galore(rank:128,gap:200,scale:0.25), grasswalk(rank:128,gap:200,scale:0.25,step:0.5), grassjump(rank:128,gap:200,scale:0.25), lomo, adalomo. Example: --optimizer 'galore(rank:64)'")
+    @Option(help: "Optimizer: adamw, sgd(momentum:0.9), galore(rank:128,gap:200,scale:0.25), grasswalk(rank:128,gap:200,scale:0.25,step:0.5), grassjump(rank:128,gap:200,scale:0.25), lomo, adalomo. adamw, sgd, galore and grass* take layerwise:on (update inside the backward, no full set of gradients; not with --grad-accum > 1); adamw, galore and grass* take states:int8 (8-bit moments). Example: --optimizer 'galore(rank:64,layerwise:on,states:int8)'")
     var optimizer = "adamw"
 
     @Option(help: "Swap every MLP for a mixture of experts. Example: --moe experts:8,topk:2,shared:1")
@@ -57,6 +57,9 @@ struct RunFlags: ParsableArguments {
 
     @Flag(help: "Recompute each transformer block in the backward instead of keeping its activations.")
     var checkpointBlocks = false
+
+    @Option(help: "Tokens per chunk of the fused output head + loss (its logits are the largest workspace); default: sized so workspace stays near 10% of the step's memory (128 for llama-20m at 8×256). Example: --loss-chunk 1024")
+    var lossChunk: Int?
 
     @Option(help: "Evaluate on validation data every N steps and at the end (0: never). Example: --eval-every 50")
     var evalEvery = 25
@@ -93,6 +96,7 @@ struct RunFlags: ParsableArguments {
         c.optimizer = optimizer ?? self.optimizer
         c.moe = moe
         c.checkpointBlocks = checkpointBlocks
+        c.lossChunk = lossChunk
         c.threads = threads
         return c
     }

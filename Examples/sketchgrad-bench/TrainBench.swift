@@ -8,12 +8,14 @@ import Tensor
 ///
 /// Flags: `--config llama-20m`, `--batch 8`, `--seq 256`, `--steps 10` (timed), `--warmup 2`,
 /// `--threads 2`, `--estimators 'default=exact'`, `--optimizer adamw`, `--checkpoint-blocks`,
-/// `--moe experts:4,topk:2`, `--loss-chunk ROWS` (tokens per chunk of the fused head + loss),
+/// `--moe experts:4,topk:2`, `--loss-chunk ROWS` (tokens per chunk of the fused head + loss; default
+/// `LlamaConfig.defaultLossChunkSize`),
+/// `--clip 1` (global-norm clipping; 0 turns it off, so layer-wise optimizers run one pass),
 /// `--pytorch PYTHON` (also runs scripts/pytorch_baseline.py with that
 /// interpreter, one after the other in the same invocation, and reports both).
 func runTrainBench(_ args: [String]) throws -> [String: Any] {
     let flags = try BenchFlags(args, known: ["config", "batch", "seq", "steps", "warmup", "threads", "estimators",
-                                             "optimizer", "moe", "pytorch", "checkpoint-blocks", "lr", "loss-chunk"])
+                                             "optimizer", "moe", "pytorch", "checkpoint-blocks", "lr", "loss-chunk", "clip"])
     let threads = try flags.int("threads", 2)
     let batch = try flags.int("batch", 8), seq = try flags.int("seq", 256)
     let steps = try flags.int("steps", 10), warmup = try flags.int("warmup", 2)
@@ -27,13 +29,19 @@ func runTrainBench(_ args: [String]) throws -> [String: Any] {
     var options = TrainingOptions()
     options.batch = batch; options.seq = seq; options.steps = warmup + steps
     options.learningRate = try flags.float("lr", 1e-3); options.warmup = 0; options.evalEvery = 0
+    options.clip = try flags.float("clip", 1)
+    guard options.clip >= 0 else { throw BenchError("--clip must be 0 (off) or positive, got \(options.clip)") }
     var rng = RNG(seed: 1, stream: 7)
     let tokens = (0..<(batch * seq * 64)).map { _ in Int32(rng.nextInt(below: config.vocabSize)) }
     let data = TokenDataset(tokens: tokens)
     var modelRNG = RNG(seed: 0)
     let model = LlamaModel(config: config, rng: &modelRNG)
     model.checkpointBlocks = flags.has("checkpoint-blocks")
-    if flags.has("loss-chunk") { model.lossChunkSize = try flags.int("loss-chunk", 512) }
+    if flags.has("loss-chunk") {
+        let rows = try flags.int("loss-chunk", 0)
+        guard rows > 0 else { throw BenchError("--loss-chunk must be a positive number of rows, got \(rows)") }
+        model.lossChunkSize = rows
+    }
     model.assignEstimators { path, layer in
         path == "head" ? nil : assignment.estimator(forPath: path, weightShape: layer.weight.shape, seed: 0)
     }
@@ -52,7 +60,8 @@ func runTrainBench(_ args: [String]) throws -> [String: Any] {
         "config": flags.string("config", "llama-20m"), "parameters": model.parameterCount,
         "batch": batch, "seq": seq, "threads": threads, "timed_steps": steps, "warmup_steps": warmup,
         "estimators": assignment.description, "optimizer": optimizer.description,
-        "checkpoint_blocks": model.checkpointBlocks,
+        "checkpoint_blocks": model.checkpointBlocks, "clip": Double(options.clip),
+        "loss_chunk": model.lossChunkSize ?? config.defaultLossChunkSize(tokens: batch * seq),
         "tokens_per_s": median(timed.map(\.tokensPerSecond)),
         "ms_per_step": median(timed.map { $0.msForward + $0.msBackward + $0.msOptimizer }),
         "ms_forward": median(timed.map(\.msForward)),

@@ -120,7 +120,8 @@ extension DynamicCode {
         var i = 0
         while i + 16 <= count {
             let v = UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self)
-            mv = pointwiseMax(mv, absolute(v))
+            let a = absolute(v)
+            mv = mv.replacing(with: a, where: a .> mv) // (`pointwiseMax` runs lane by lane)
             finite += v - v // 0 for finite lanes, NaN otherwise
             i += 16
         }

@@ -18,7 +18,8 @@ public struct DynamicCode: Sendable {
     /// The 256 values, ascending.
     public let values: [Float]
     public let isSigned: Bool
-    /// The midpoints between neighbouring values ≥ 0 (`values[zeroIndex...]`).
+    /// The midpoints between neighbouring values ≥ 0 (`values[zeroIndex...]`), then +inf (so the
+    /// search never needs a bounds test).
     let thresholds: [Float]
     /// Index of 0 in `values` (127 signed, 0 unsigned).
     let zeroIndex: Int
@@ -52,18 +53,19 @@ public struct DynamicCode: Sendable {
         isSigned = signed
         zeroIndex = values.firstIndex(of: 0)!
         let magnitudes = Array(values[zeroIndex...])
-        thresholds = (0..<(magnitudes.count - 1)).map { (magnitudes[$0] + magnitudes[$0 + 1]) / 2 }
+        let midpoints = (0..<(magnitudes.count - 1)).map { (magnitudes[$0] + magnitudes[$0 + 1]) / 2 }
+        thresholds = midpoints + [.infinity]
         largestNegative = signed ? zeroIndex : 0
         let top = Int(Float(1).bitPattern >> 16)
         var table = [UInt8](repeating: 0, count: top + 1)
         var k = 0
         for b in 0...top {
             let lo = Float(bitPattern: UInt32(b) << 16)
-            while k < thresholds.count && thresholds[k] <= lo { k += 1 }
+            while k < midpoints.count && midpoints[k] <= lo { k += 1 }
             table[b] = UInt8(k)
             if b < top {
                 let next = Float(bitPattern: UInt32(b + 1) << 16)
-                let inside = thresholds[k...].prefix { $0 < next }.count
+                let inside = midpoints[k...].prefix { $0 < next }.count
                 precondition(inside <= 1, "DynamicCode: \(inside) thresholds in the bucket at \(lo)")
             }
         }
@@ -79,25 +81,30 @@ public struct DynamicCode: Sendable {
         bucketIndex.withUnsafeBufferPointer { buckets in
             thresholds.withUnsafeBufferPointer { t in
                 body(Lookup(buckets: buckets.baseAddress!, lastBucket: buckets.count - 1, thresholds: t.baseAddress!,
-                            thresholdCount: t.count, zeroIndex: zeroIndex, largestNegative: largestNegative))
+                            zeroIndex: zeroIndex, largestNegative: largestNegative))
             }
         }
     }
 
-    /// The search of `index(of:)` over raw tables.
+    /// The search of `index(of:)` over raw tables, without branches (the signs and the threshold
+    /// tests of optimizer states are unpredictable; mispredictions cost more than the search).
     struct Lookup {
         let buckets: UnsafePointer<UInt8>
         let lastBucket: Int
         let thresholds: UnsafePointer<Float>
-        let thresholdCount: Int
         let zeroIndex: Int
         let largestNegative: Int
 
         @inline(__always) func index(of x: Float) -> UInt8 {
-            let magnitude = Swift.abs(x)
-            var k = Int(buckets[Swift.min(Int(magnitude.bitPattern >> 16), lastBucket)])
-            if k < thresholdCount && magnitude >= thresholds[k] { k += 1 }
-            return x < 0 ? UInt8(zeroIndex - Swift.min(k, largestNegative)) : UInt8(zeroIndex + k)
+            let bits = x.bitPattern
+            let magnitude = Float(bitPattern: bits & 0x7FFF_FFFF)
+            let b = Int(truncatingIfNeeded: (bits & 0x7FFF_FFFF) >> 16)
+            var k = Int(buckets[b < lastBucket ? b : lastBucket])
+            k &+= magnitude >= thresholds[k] ? 1 : 0
+            // Negative: zeroIndex − min(k, largestNegative); otherwise zeroIndex + k.
+            let negative = Int(truncatingIfNeeded: bits >> 31)
+            let capped = k < largestNegative ? k : largestNegative
+            return UInt8(truncatingIfNeeded: zeroIndex &+ k &- negative &* (k &+ capped))
         }
     }
 }

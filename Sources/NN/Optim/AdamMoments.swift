@@ -46,9 +46,11 @@ final class AdamMoments {
     func update(_ body: (Range<Int>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
         if encoding == .int8 {
             BlockQuantized.updateBlocks(&m8!, &v8!) { r, m, root in
-                for i in 0..<r.count { root[i] *= root[i] } // the codes hold √v
+                var i = 0 // the codes hold √v
+                while i < r.count { let n = Swift.min(16, r.count - i); let u = vload(root, i, n); vstore(u * u, root, i, n); i += n }
                 body(r, m, root)
-                for i in 0..<r.count { root[i] = root[i].squareRoot() }
+                i = 0
+                while i < r.count { let n = Swift.min(16, r.count - i); vstore(vload(root, i, n).squareRoot(), root, i, n); i += n }
             }
             return
         }

@@ -23,6 +23,7 @@ public final class PretrainSession {
         let t = config.training
         try Self.check(t)
         guard config.threads >= 1 else { throw RunError("--threads must be at least 1, got \(config.threads)") }
+        if let rows = config.lossChunk, rows < 1 { throw RunError("--loss-chunk must be a positive number of rows, got \(rows)") }
         Parallel.setThreads(config.threads)
 
         assignment = try EstimatorAssignment(parsing: config.estimators)
@@ -76,6 +77,7 @@ public final class PretrainSession {
         let estimators = model.namedLinears.map(\.1.estimator)
         // `recompute` is the checkpointing baseline: it only saves memory when blocks are recomputed.
         model.checkpointBlocks = config.checkpointBlocks || estimators.contains { $0.requestsCheckpointing }
+        model.lossChunkSize = config.lossChunk
         if t.gradAccum > 1, estimators.contains(where: { ($0 as? GradLiteEstimator)?.errorFeedback == true }) {
             throw RunError("gradlite with feedback:on returns its whole error-feedback memory each backward, so it cannot accumulate gradients; use --grad-accum 1")
         }
