@@ -107,7 +107,7 @@ struct LlamaPretrain: ParsableCommand {
         print("memory estimate: \(s.memoryEstimate)")
         print("estimators: \(s.assignment.description)  (the output head is fused with the loss and always exact)")
         print("saved activations: \(s.activationCodecs.description)")
-        print("optimizer: \(s.optimizer.description); lr \(t.learningRate), warmup \(t.warmup), cosine to \(t.minLearningRateRatio)× at step \(t.scheduleHorizon), clip \(t.clip), batch \(t.batch)×\(t.seq)×\(t.gradAccum), threads \(c.threads)\(c.checkpointBlocks ? ", checkpointed blocks" : "")")
+        print("optimizer: \(s.optimizer.description); lr \(t.learningRate), warmup \(t.warmup), cosine to \(t.minLearningRateRatio)× at step \(t.scheduleHorizon), clip \(t.clip), batch \(t.batch)×\(t.seq)×\(t.gradAccum), threads \(c.threads)\(c.checkpointBlocks ? ", checkpointed blocks" : ""), loss chunk \(s.model.lossChunkSize ?? s.modelConfig.defaultLossChunkSize(tokens: t.batch * t.seq)) tokens")
     }
 
     func printFooter(_ s: RunSummary, out: URL) {

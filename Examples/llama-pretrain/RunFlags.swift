@@ -55,7 +55,7 @@ struct RunFlags: ParsableArguments {
     @Option(help: "Codec of the tensors each module saves for the backward (default: default=fp32): 'pattern=codec' rules separated by ';' with a default; codecs fp32 (exact), bf16 (half the bytes), int8 (per-row scale, stochastic rounding; a quarter). A pattern covers the modules inside the one it names. Example: --activations 'default=int8; layers.*.attention=bf16'")
     var activations: String?
 
-    @Option(help: "Optimizer (default adamw): adamw, sgd(momentum:0.9), galore(rank:128,gap:200,scale:0.25), grasswalk(rank:128,gap:200,scale:0.25,step:0.5), grassjump(rank:128,gap:200,scale:0.25), lomo, adalomo. Example: --optimizer 'galore(rank:64)'")
+    @Option(help: "Optimizer (default adamw): adamw, sgd(momentum:0.9), galore(rank:128,gap:200,scale:0.25), grasswalk(rank:128,gap:200,scale:0.25,step:0.5), grassjump(rank:128,gap:200,scale:0.25), lomo, adalomo. adamw, sgd, galore and grass* take layerwise:on (update inside the backward, no full set of gradients; not with --grad-accum > 1); adamw, galore and grass* take states:int8 (8-bit moments). Example: --optimizer 'galore(rank:64,layerwise:on,states:int8)'")
     var optimizer: String?
 
     @Option(help: "Swap every MLP for a mixture of experts. Example: --moe experts:8,topk:2,shared:1")
@@ -63,6 +63,9 @@ struct RunFlags: ParsableArguments {
 
     @Flag(help: "Recompute each transformer block in the backward instead of keeping its activations.")
     var checkpointBlocks = false
+
+    @Option(help: "Tokens per chunk of the fused output head + loss (its logits are the largest workspace); default: sized so workspace stays near 10% of the step's memory (128 for llama-20m at 8×256). Example: --loss-chunk 1024")
+    var lossChunk: Int?
 
     @Option(help: "Evaluate on validation data every N steps and at the end, 0: never (default 25). Example: --eval-every 50")
     var evalEvery: Int?
@@ -123,6 +126,7 @@ struct RunFlags: ParsableArguments {
         if let optimizer { c.optimizer = optimizer }
         if let moe { c.moe = moe }
         if checkpointBlocks { c.checkpointBlocks = true }
+        if let lossChunk { c.lossChunk = lossChunk }
         if let threads { c.threads = threads }
         c = c.resolvingPaths()
     }
@@ -136,7 +140,7 @@ struct RunFlags: ParsableArguments {
             "training.weightDecay": "--weight-decay", "training.clip": "--clip", "training.gradAccum": "--grad-accum",
             "training.seed": "--seed", "training.evalEvery": "--eval-every", "training.evalBatches": "--eval-batches",
             "training.saveEvery": "--save-every", "estimators": "--estimators", "activations": "--activations", "optimizer": "--optimizer", "moe": "--moe",
-            "checkpointBlocks": "--checkpoint-blocks", "threads": "--threads",
+            "checkpointBlocks": "--checkpoint-blocks", "lossChunk": "--loss-chunk", "threads": "--threads",
         ][key]
     }
 }

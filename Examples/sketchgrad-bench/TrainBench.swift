@@ -56,8 +56,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Learning rate (constant). Example: --lr 1e-3")
     var lr: Float = 1e-3
 
-    @Option(help: "Tokens per chunk of the fused head + loss (default: about 32M logits). Example: --loss-chunk 512")
+    @Option(help: "Tokens per chunk of the fused head + loss (default: sized so workspace stays near 10% of the step's memory, LlamaConfig.defaultLossChunkSize). Example: --loss-chunk 512")
     var lossChunk: Int?
+
+    @Option(help: "Global gradient-norm clipping threshold; 0 turns it off, so a layer-wise optimizer runs one pass. Example: --clip 0")
+    var clip: Float = 1
 
     @Option(help: "Also run scripts/pytorch_baseline.py with this Python on the same model and batch (needs torch and transformers). Example: --pytorch .venv/bin/python")
     var pytorch: String?
@@ -69,6 +72,7 @@ struct TrainCommand: ParsableCommand {
         guard (1...PretrainSession.maxThreads).contains(threads) else { throw ValidationError("--threads must be in 1...\(PretrainSession.maxThreads), got \(threads)") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive finite number, got \(lr)") }
         if let lossChunk { try positive(lossChunk, "--loss-chunk") }
+        guard clip >= 0, clip.isFinite else { throw ValidationError("--clip must be 0 (off) or a positive finite number, got \(clip)") }
     }
 
     func run() throws {
@@ -102,6 +106,7 @@ struct TrainCommand: ParsableCommand {
         var options = TrainingOptions()
         options.batch = batch; options.seq = seq; options.steps = warmup + steps
         options.learningRate = lr; options.warmup = 0; options.evalEvery = 0
+        options.clip = clip
         var rng = RNG(seed: 1, stream: 7)
         let tokens = (0..<(batch * seq * 64)).map { _ in Int32(rng.nextInt(below: modelConfig.vocabSize)) }
         let data = TokenDataset(tokens: tokens)
@@ -126,7 +131,8 @@ struct TrainCommand: ParsableCommand {
             "config": config, "parameters": model.parameterCount,
             "batch": batch, "seq": seq, "threads": threads, "timed_steps": steps, "warmup_steps": warmup,
             "estimators": assignment.description, "activations": codecs.description, "optimizer": optimizer.description,
-            "checkpoint_blocks": model.checkpointBlocks,
+            "checkpoint_blocks": model.checkpointBlocks, "clip": Double(clip),
+            "loss_chunk": lossChunk ?? modelConfig.defaultLossChunkSize(tokens: batch * seq),
             "tokens_per_s": median(timed.map(\.tokensPerSecond)),
             "ms_per_step": median(timed.map { $0.msForward + $0.msBackward + $0.msOptimizer }),
             "ms_forward": median(timed.map(\.msForward)),

@@ -33,6 +33,17 @@ final class CommandLineErrorTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("adamz"), r.stderr)
     }
 
+    func testOptimizerModeConflictsAreOneLine() throws {
+        for (args, needle) in [(["--optimizer", "galore(rank:64,layerwise:on)", "--grad-accum", "2"], "--grad-accum 2"),
+                               (["--optimizer", "sgd(states:int8)"], "sgd has no states:int8 mode"),
+                               (["--optimizer", "adamw(layerwize:on)"], "'layerwize'")] {
+            let r = try runTool("llama-pretrain", args + ["--out", scratch.path])
+            XCTAssertEqual(r.status, 1, "\(args)")
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains(needle), r.stderr)
+        }
+    }
+
     func testMissingAndEmptyDataFiles() throws {
         var r = try runTool("llama-pretrain", ["--data", scratch.appendingPathComponent("nope.txt").path, "--out", scratch.path])
         XCTAssertEqual(r.status, 1)

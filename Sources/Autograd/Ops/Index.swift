@@ -5,8 +5,12 @@ extension Variable {
     /// - Returns: `[indices.count] + shape[1...]`.
     public func indexSelect(_ indices: [Int]) -> Variable {
         let s = shape
+        // From a parameter (an embedding table) the result is that parameter's gradient: count it
+        // as one from the start, not as a table-sized block of the backward's workspace.
+        let category: MemoryCategory
+        if case .parameter? = origin { category = .gradient } else { category = .workspace }
         return Tape.current.record("index-select", inputs: [self], output: value.indexSelect(indices), saved: []) { g, _ in
-            [Tensor.scatterAdd(g, indices: indices, shape: s)]
+            [Memory.withCategory(category) { Tensor.scatterAdd(g, indices: indices, shape: s) }]
         }
     }
 

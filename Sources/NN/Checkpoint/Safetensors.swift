@@ -220,6 +220,21 @@ public struct SafetensorsFile: @unchecked Sendable {
         return t
     }
 
+    /// The U8 tensor `name`, counted under the current memory category; other dtypes throw.
+    public func byteTensor(_ name: String) throws -> ByteTensor {
+        let e = try requireEntry(name)
+        guard e.dtype == .u8 else {
+            throw CheckpointError.unsupportedDType(path: path, name: name, dtype: e.dtype.rawValue, expected: "U8")
+        }
+        var t = ByteTensor(shape: e.shape, repeating: 0)
+        withBytes(of: e) { src in
+            t.withUnsafeMutableBufferPointer { dst in
+                if e.count > 0 { UnsafeMutableRawPointer(dst.baseAddress!).copyMemory(from: src.baseAddress!, byteCount: e.count) }
+            }
+        }
+        return t
+    }
+
     /// The integer tensor `name` (I32 or I64) as `Int64`; other dtypes throw.
     public func int64Values(_ name: String) throws -> [Int64] {
         let e = try requireEntry(name)

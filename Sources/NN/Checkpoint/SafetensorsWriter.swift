@@ -9,6 +9,7 @@ import Tensor
 public struct SafetensorsWriter {
     private enum Payload {
         case float(Tensor)
+        case bytes(ByteTensor)
         case int32([Int32])
         case int64([Int64])
     }
@@ -34,6 +35,11 @@ public struct SafetensorsWriter {
     /// Adds an F32 tensor (no copy: tensors are copy-on-write).
     public mutating func add(_ name: String, _ tensor: Tensor) {
         insert(name, (.f32, tensor.shape, .float(tensor)))
+    }
+
+    /// Adds a U8 tensor (no copy).
+    public mutating func add(_ name: String, bytes tensor: ByteTensor) {
+        insert(name, (.u8, tensor.shape, .bytes(tensor)))
     }
 
     /// Adds an I32 tensor. - Parameter values: row-major, `values.count == shape.reduce(1, *)`.
@@ -78,6 +84,7 @@ public struct SafetensorsWriter {
         for name in order {
             switch items[name]!.payload {
             case .float(let t): t.withUnsafeBufferPointer { h.combineWords(UnsafeRawBufferPointer($0)) }
+            case .bytes(let t): t.withUnsafeBufferPointer { h.combineWords(UnsafeRawBufferPointer($0)) }
             case .int32(let v): v.withUnsafeBytes { h.combineWords($0) }
             case .int64(let v): v.withUnsafeBytes { h.combineWords($0) }
             }
@@ -93,6 +100,7 @@ public struct SafetensorsWriter {
         for name in order {
             switch items[name]!.payload {
             case .float(let t): try t.withUnsafeBufferPointer { try writer.write(UnsafeRawBufferPointer($0)) }
+            case .bytes(let t): try t.withUnsafeBufferPointer { try writer.write(UnsafeRawBufferPointer($0)) }
             case .int32(let v): try v.withUnsafeBytes { try writer.write($0) }
             case .int64(let v): try v.withUnsafeBytes { try writer.write($0) }
             }
@@ -111,6 +119,7 @@ public struct SafetensorsWriter {
         for name in order {
             switch items[name]!.payload {
             case .float(let t): t.withUnsafeBufferPointer { data.append(contentsOf: UnsafeRawBufferPointer($0)) }
+            case .bytes(let t): t.withUnsafeBufferPointer { data.append(contentsOf: UnsafeRawBufferPointer($0)) }
             case .int32(let v): v.withUnsafeBytes { data.append(contentsOf: $0) }
             case .int64(let v): v.withUnsafeBytes { data.append(contentsOf: $0) }
             }

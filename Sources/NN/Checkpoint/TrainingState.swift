@@ -5,8 +5,8 @@ import Tensor
 /// Everything besides the weights that a run needs to resume bit-identically, stored as the
 /// second file of a checkpoint (`training_state.safetensors`).
 ///
-/// Tensors: optimizer state under `optimizer.<key>` and estimator state under
-/// `estimator.<module path>.<key>`, all F32 (bit-exact). Scalars live in `__metadata__` as
+/// Tensors: optimizer state under `optimizer.<key>` (F32, and U8 for the codes of 8-bit states)
+/// and estimator state under `estimator.<module path>.<key>` (F32), all bit-exact. Scalars live in `__metadata__` as
 /// strings: integers in decimal and structured values as JSON, so no 64-bit counter ever goes
 /// through a `Double` and loses bits.
 ///
@@ -34,15 +34,17 @@ public struct TrainingState: Equatable {
     public var optimizerSpec: String
     /// The optimizer's `stateTensors()` (moments, projection bases...).
     public var optimizerState: [String: Tensor]
+    /// The optimizer's `stateCodes()` (codes of 8-bit states; empty for fp32 states).
+    public var optimizerCodes: [String: ByteTensor]
     /// Estimator state per module path (see `estimatorState(of:)`).
     public var estimatorState: [String: [String: Tensor]]
 
     public init(step: Int = 0, rngs: [String: RNG] = [:], config: String = "", estimatorSpec: String = "",
-                optimizerSpec: String = "", optimizerState: [String: Tensor] = [:],
+                optimizerSpec: String = "", optimizerState: [String: Tensor] = [:], optimizerCodes: [String: ByteTensor] = [:],
                 estimatorState: [String: [String: Tensor]] = [:]) {
         self.step = step; self.rngs = rngs
         self.config = config; self.estimatorSpec = estimatorSpec; self.optimizerSpec = optimizerSpec
-        self.optimizerState = optimizerState; self.estimatorState = estimatorState
+        self.optimizerState = optimizerState; self.optimizerCodes = optimizerCodes; self.estimatorState = estimatorState
     }
 
     /// Compares tensors bit for bit (so `==` after a round trip means an exact restore).
@@ -52,7 +54,7 @@ public struct TrainingState: Equatable {
         }
         return a.step == b.step && a.rngs == b.rngs && a.config == b.config && a.estimatorSpec == b.estimatorSpec
             && a.optimizerSpec == b.optimizerSpec
-            && same(a.optimizerState, b.optimizerState)
+            && same(a.optimizerState, b.optimizerState) && a.optimizerCodes == b.optimizerCodes
             && a.estimatorState.count == b.estimatorState.count
             && a.estimatorState.allSatisfy { k, s in b.estimatorState[k].map { same(s, $0) } ?? false }
     }
@@ -64,6 +66,7 @@ public struct TrainingState: Equatable {
         var w = SafetensorsWriter()
         w.checksummed = true
         for (key, t) in optimizerState { w.add("optimizer.\(key)", t) }
+        for (key, t) in optimizerCodes { w.add("optimizer.\(key)", bytes: t) }
         for (path, tensors) in estimatorState {
             for (key, t) in tensors { w.add("estimator.\(path).\(key)", t) }
         }
@@ -116,6 +119,10 @@ public struct TrainingState: Equatable {
         // Longest path first, so `layers.1.x` is never taken for a key of module `layers.1`'s parent.
         let paths = try decode("estimator_paths", [String].self).sorted { $0.count > $1.count }
         for name in file.names {
+            if name.hasPrefix("optimizer."), file.entry(name)?.dtype == .u8 {
+                optimizerCodes[String(name.dropFirst("optimizer.".count))] = try Memory.withCategory(.optimizer) { try file.byteTensor(name) }
+                continue
+            }
             // Counted where the memory report expects it: optimizer moments under `.optimizer`.
             let t = try Memory.withCategory(name.hasPrefix("optimizer.") ? .optimizer : Memory.currentCategory) {
                 try file.floatTensor(name)

@@ -27,8 +27,7 @@ public final class LlamaModel: Module {
     /// Wraps every block in `checkpoint(...)`: only block inputs are kept, blocks are recomputed in
     /// the backward (exact gradients, less activation memory).
     public var checkpointBlocks = false
-    /// Rows per chunk of the fused head + loss; nil picks `linearCrossEntropy`'s default (about 32M
-    /// logits per chunk, clamped to 32...1024 rows: 1024 rows at vocab 32000).
+    /// Rows per chunk of the fused head + loss; nil takes `config.defaultLossChunkSize(tokens:)`.
     public var lossChunkSize: Int? = nil
     /// Router statistics of every MoE layer from the last forward (empty for dense models).
     public private(set) var lastRouterStats: [RouterStats] = []
@@ -101,7 +100,8 @@ public final class LlamaModel: Module {
         let (h, auxiliary) = forwardHidden(tokens: tokens, batch: batch, seq: seq)
         let ce = Tape.current.withLabel("head") { () -> Variable in
             if head.estimator is ExactEstimator {
-                return linearCrossEntropy(h, weight: head.weight.variable, targets: targets, chunkSize: lossChunkSize)
+                return linearCrossEntropy(h, weight: head.weight.variable, targets: targets,
+                                          chunkSize: lossChunkSize ?? config.defaultLossChunkSize(tokens: tokens.count))
             }
             return crossEntropy(head(h), targets: targets)
         }
@@ -152,5 +152,23 @@ public final class LlamaModel: Module {
             return Variable.concatenate([out.reshaped([n]), aux!.reshaped([1])], axis: 0)
         }
         return (packed.sliced(axis: 0, 0..<n).reshaped(shape), packed.sliced(axis: 0, n..<n + 1).reshaped([]))
+    }
+}
+
+extension LlamaConfig {
+    /// The loss chunk for `tokens` rows, sized from a workspace budget: its logits (rows × vocab
+    /// floats, the largest workspace of a step) get at most a ninth of an estimate of the rest of a
+    /// lean step — the weights, the largest gradient in flight (vocab × hidden) and 6 floats of saved
+    /// activations per token, layer and hidden unit — so the chunk stays near 10% of the step's peak
+    /// even when layer-wise updates, 8-bit states and compressed activations shrink the rest (and
+    /// far below it for exact training). A multiple of 32 in 32...1024: 128 rows for LLaMA-20M at
+    /// 8 × 256 (16 MiB instead of 1024 rows' 125 MiB), 1024 for LLaMA-130M at 4 × 1024. Smaller
+    /// chunks cost speed: the head's sgemms get thinner and its weight gradient is read and written
+    /// once per chunk (docs/MEMORY.md has the measured cost).
+    public func defaultLossChunkSize(tokens: Int) -> Int {
+        let weights = 4 * parameterCount, gradient = 4 * vocabSize * hiddenSize
+        let activations = 4 * 6 * tokens * numLayers * hiddenSize
+        let rows = (weights + gradient + activations) / 9 / Swift.max(4 * vocabSize, 1)
+        return Swift.min(1024, Swift.max(32, rows / 32 * 32))
     }
 }

@@ -61,7 +61,7 @@ public final class AdaLomo: FusedBackwardOptimizer {
         attach()
     }
 
-    public func attach() { fused.attach { [weak self] i, g in self?.update(i, g) } }
+    public func attach() { fused.attach { [weak self] i, g, scale in self?.update(i, g, gradScale: scale) } }
     public func detach() { fused.detach() }
     public var updatesDuringBackward: Bool { fused.attached }
 
@@ -70,12 +70,11 @@ public final class AdaLomo: FusedBackwardOptimizer {
         try fused.measure(maxNorm: maxNorm, backward)
     }
 
-    private func update(_ i: Int, _ g: Tensor) {
+    private func update(_ i: Int, _ g: Tensor, gradScale scale: Float) {
         let slot = slots[i], s = states[i]
         precondition(g.shape == slot.parameter.shape, "AdaLomo: gradient \(g.shape) for \(slot.path) of shape \(slot.parameter.shape)")
         let t = stepCount + 1
         let beta = Float(1 - Foundation.pow(Double(t), -Double(options.decay)))
-        let scale = fused.gradScale
         let (rows, cols) = s.factored ? (s.rows, s.cols) : (1, s.rows)
         // Pass 1: second moments. Per-element factor of g in U: rf[i] · cf[j].
         var rf = [Float](repeating: 1, count: rows), cf = [Float](repeating: 1, count: cols)
@@ -150,7 +149,7 @@ public final class AdaLomo: FusedBackwardOptimizer {
 
     public func step() {
         for (i, slot) in slots.enumerated() {
-            if let g = slot.parameter.grad { slot.parameter.grad = nil; update(i, g) }
+            if let g = slot.parameter.grad { slot.parameter.grad = nil; update(i, g, gradScale: 1) }
         }
         fused.resetScale()
         stepCount += 1
@@ -173,7 +172,9 @@ public final class AdaLomo: FusedBackwardOptimizer {
     }
 
     public func stateTensors() -> [String: Tensor] { entries.collect() }
-    public func loadState(_ tensors: [String: Tensor]) throws { try entries.load(tensors, optimizer: description) }
+    public func loadState(_ tensors: [String: Tensor], codes: [String: ByteTensor]) throws {
+        try entries.load(tensors, codes: codes, optimizer: description)
+    }
 
     public var description: String {
         "AdaLomo(clip \(options.clipThreshold), decay \(options.decay), weight decay \(weightDecay)) on \(slots.count) parameters"

@@ -2,11 +2,14 @@ import Autograd
 import Foundation
 import Tensor
 
-/// An optimizer that updates inside the backward (LOMO, AdaLomo). What a training loop needs
+/// An optimizer that can update inside the backward: LOMO and AdaLomo always, AdamW, SGD, GaLore
+/// and Grass when made layer-wise (`layerwise: true`, `attach()`). What a training loop needs
 /// beyond `Optimizer`:
 /// ```swift
-/// if let fused = optimizer as? FusedBackwardOptimizer, clip > 0 {
-///     let norm = fused.measureGradientNorm(maxNorm: clip) { loss(batch).backward() } // no update
+/// if optimizer.updatesDuringBackward, let fused = optimizer as? FusedBackwardOptimizer, clip > 0 {
+///     let norm = model.preservingEstimatorState { // the measuring pass must not advance estimators
+///         fused.measureGradientNorm(maxNorm: clip) { loss(batch).backward() } // no update
+///     }
 ///     guard norm.isFinite else { skip the step }
 /// }
 /// loss(batch).backward() // updates, clipped to `clip`
@@ -24,24 +27,26 @@ public protocol FusedBackwardOptimizer: Optimizer {
     func detach()
 }
 
-/// The hook plumbing LOMO and AdaLomo share: each managed parameter's gradient-complete hook
+/// The hook plumbing of every fused optimizer: each managed parameter's gradient-complete hook
 /// hands the gradient to the optimizer's update and frees it at once, so at most the gradients
 /// the backward is currently forming are alive, never a full set.
 ///
 /// Clipping: the global norm is known only after a whole backward, but the updates happen during
 /// it. `measure` runs one backward whose hooks only add up `‖g‖²` (and free each gradient); the
 /// resulting clip factor `min(1, maxNorm/(norm + 1e-6))` scales the gradients of the next
-/// (updating) backward. So clipped LOMO costs a second forward and backward per step.
+/// (updating) backward. So clipped LOMO costs a second forward and backward per step. A gradient
+/// whose storage is shared, i.e. GradLite's error-feedback memory H, is scaled in place instead,
+/// exactly as `clipGradientNorm` scales it in a plain step, so both paths leave the same H.
 final class FusedBackward {
     private(set) var attached = false
     private var installed = false
     private var measuring = false
     private var squaredNorm = 0.0
     /// Multiplies every gradient of the updating pass (the clip factor); reset by `resetScale()`.
-    private(set) var gradScale: Float = 1
+    private var gradScale: Float = 1
     private let slotIndex: [ObjectIdentifier: Int]
     private let parameters: [Parameter]
-    private var update: ((Int, Tensor) -> Void)?
+    private var update: ((_ slot: Int, _ gradient: Tensor, _ gradScale: Float) -> Void)?
 
     init(slots: [ParameterSlot], all: [Parameter]) {
         var index: [ObjectIdentifier: Int] = [:]
@@ -50,9 +55,10 @@ final class FusedBackward {
         parameters = all
     }
 
-    /// Starts updating inside the backward. `update(slotIndex, gradient)` must capture its
-    /// optimizer weakly: the parameters keep the hooks for their whole life.
-    func attach(_ update: @escaping (Int, Tensor) -> Void) {
+    /// Starts updating inside the backward. `update(slotIndex, gradient, gradScale)` applies the
+    /// gradient multiplied by `gradScale`; it must capture its optimizer weakly: the parameters
+    /// keep the hooks for their whole life.
+    func attach(_ update: @escaping (_ slot: Int, _ gradient: Tensor, _ gradScale: Float) -> Void) {
         self.update = update
         attached = true
         guard !installed else { return }
@@ -64,12 +70,17 @@ final class FusedBackward {
     func detach() { attached = false }
 
     private func gradientComplete(_ p: Parameter) {
-        guard attached, let g = p.grad else { return }
+        guard attached, var g = p.grad else { return }
         p.grad = nil // freed before the update's own temporaries are made
         if measuring {
             squaredNorm += Double(g.squaredNorm())
         } else if let i = slotIndex[ObjectIdentifier(p)] {
-            update?(i, g)
+            if gradScale != 1 && !g.isUniquelyReferenced() {
+                g.scaleSharedStorage(by: gradScale)
+                update?(i, g, 1)
+            } else {
+                update?(i, g, gradScale)
+            }
         }
     }
 

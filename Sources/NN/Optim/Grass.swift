@@ -19,7 +19,10 @@ import Tensor
 ///
 /// State per projected weight (`.optimizer`): `exp_avg`, `exp_avg_sq`, `projection`, `step`,
 /// `recovery_norm`; other parameters use AdamW with the same β1, β2, ε.
-public final class Grass: Optimizer {
+///
+/// `options.subspace.states = .int8` keeps the moments in 8 bits (a move decodes, carries and
+/// re-encodes them); `layerwise: true` updates inside the backward, as `AdamW`'s option does.
+public final class Grass: FusedBackwardOptimizer {
     public enum Move: Equatable, Sendable {
         case jump
         case walk(step: Float)
@@ -40,7 +43,10 @@ public final class Grass: Optimizer {
     }
 
     public let options: Options
-    public var learningRate: Float
+    public var learningRate: Float {
+        get { core.learningRate }
+        set { core.learningRate = newValue }
+    }
     public var stepCount: Int { core.stepCount }
     public let seed: UInt64
     /// Geodesic steps that failed (non-converging SVD); the basis then stays where it was.
@@ -48,9 +54,9 @@ public final class Grass: Optimizer {
     let core: SubspaceAdamCore
 
     public init(parameters: [(String, Parameter)], learningRate: Float, weightDecay: Float = 0,
-                options: Options = Options(), seed: UInt64 = 0, groups: ParameterGroups = ParameterGroups()) {
+                options: Options = Options(), seed: UInt64 = 0, groups: ParameterGroups = ParameterGroups(),
+                layerwise: Bool = false) {
         self.options = options
-        self.learningRate = learningRate
         self.seed = seed
         core = SubspaceAdamCore(parameters: parameters, learningRate: learningRate, weightDecay: weightDecay,
                                 options: options.subspace, groups: groups)
@@ -60,26 +66,33 @@ public final class Grass: Optimizer {
             adoptAsState(&q)
             s.basis = q
         }
+        if layerwise { attach() }
     }
 
-    public var updatesDuringBackward: Bool { false }
+    public var updatesDuringBackward: Bool { core.fused.attached }
+    public func attach() { core.attach { [weak self] s, g in self?.update(s, g) } }
+    public func detach() { core.fused.detach() }
+    public func measureGradientNorm(maxNorm: Float, _ backward: () throws -> Void) rethrows -> Float {
+        try core.fused.measure(maxNorm: maxNorm, backward)
+    }
 
     public func step() {
-        let o = options.subspace
         Memory.withCategory(.workspace) {
-            for s in core.states {
-                guard let g = s.slot.parameter.grad else { continue }
-                if s.step > 0 && core.isRefreshDue(s) { move(s, index: s.step / o.gap) }
-                let recovery: ((Tensor, Tensor, Tensor) -> Tensor)? = options.recoveryScaling ? { g, r, n in
-                    let (u, norm) = Grass.recoveryScaling(gradient: g, basis: s.basis, projected: r, direction: n, side: s.side,
-                                                         previousNorm: s.recoveryNorm, gamma: self.options.gamma)
-                    s.recoveryNorm = norm
-                    return u
-                } : nil
-                core.update(s, gradient: g, learningRate: learningRate, recovery: recovery)
-            }
+            for s in core.states { if let g = s.slot.parameter.grad { update(s, g) } }
         }
-        core.finishStep(learningRate: learningRate)
+        core.finishStep()
+    }
+
+    /// Moves the basis of `s` when due, then its projected Adam update from `g` with recovery scaling.
+    private func update(_ s: SubspaceState, _ g: Tensor) {
+        if s.step > 0 && core.isRefreshDue(s) { move(s, index: s.step / options.subspace.gap) }
+        let recovery: ((Tensor, Tensor, Tensor) -> Tensor)? = options.recoveryScaling ? { g, r, n in
+            let (u, norm) = Grass.recoveryScaling(gradient: g, basis: s.basis, projected: r, direction: n, side: s.side,
+                                                 previousNorm: s.recoveryNorm, gamma: self.options.gamma)
+            s.recoveryNorm = norm
+            return u
+        } : nil
+        core.update(s, gradient: g, learningRate: learningRate, recovery: recovery)
     }
 
     /// Moves the basis of `s` (move number `index` ≥ 1) and carries its moments into the new basis.
@@ -99,10 +112,12 @@ public final class Grass: Optimizer {
             q = walked
         }
         let c = Tensor.matmul(q, s.basis, transposeA: true) // C = Q_newᵀ Q_old (r, r)
-        var (m, v) = Grass.transferMoments(m: s.m, v: s.v, change: c, side: s.side, beta1: options.subspace.beta1,
+        let old = s.moments.values
+        let (m, v) = Grass.transferMoments(m: old.m, v: old.v, change: c, side: s.side, beta1: options.subspace.beta1,
                                            beta2: options.subspace.beta2, step: s.step)
-        adoptAsState(&q); adoptAsState(&m); adoptAsState(&v)
-        (s.basis, s.m, s.v) = (q, m, v)
+        adoptAsState(&q)
+        s.basis = q
+        s.moments.assign(m: m, v: v)
     }
 
     /// The generator of move `move` of the parameter at `path` (0: the initial basis).
@@ -113,8 +128,9 @@ public final class Grass: Optimizer {
     public func zeroGrad() { core.zeroGrad() }
 
     public func stateTensors() -> [String: Tensor] { core.entries(includeRecovery: true).collect() }
-    public func loadState(_ tensors: [String: Tensor]) throws {
-        try core.entries(includeRecovery: true).load(tensors, optimizer: description)
+    public func stateCodes() -> [String: ByteTensor] { core.entries(includeRecovery: true).collectCodes() }
+    public func loadState(_ tensors: [String: Tensor], codes: [String: ByteTensor]) throws {
+        try core.entries(includeRecovery: true).load(tensors, codes: codes, optimizer: description)
     }
 
     public var description: String {
@@ -125,6 +141,6 @@ public final class Grass: Optimizer {
         case .walk(let eta): name = "GrassWalk(step \(eta), "
         }
         return name + "rank \(o.rank), gap \(o.gap), scale \(o.scale), β1 \(o.beta1), β2 \(o.beta2), ε \(o.eps), "
-            + "γ \(options.gamma)\(options.recoveryScaling ? "" : ", no recovery"), weight decay \(core.weightDecay)) \(core.coverage)"
+            + "γ \(options.gamma)\(options.recoveryScaling ? "" : ", no recovery"), weight decay \(core.weightDecay)\(core.modes)) \(core.coverage)"
     }
 }

@@ -34,7 +34,7 @@ public final class LOMO: FusedBackwardOptimizer {
     }
 
     /// Updates inside the backward from now on (the default).
-    public func attach() { fused.attach { [weak self] i, g in self?.update(i, g) } }
+    public func attach() { fused.attach { [weak self] i, g, scale in self?.update(i, g, gradScale: scale) } }
     /// Leaves gradients to `step()` from now on.
     public func detach() { fused.detach() }
 
@@ -46,11 +46,11 @@ public final class LOMO: FusedBackwardOptimizer {
         try fused.measure(maxNorm: maxNorm, backward)
     }
 
-    private func update(_ i: Int, _ g: Tensor) {
+    private func update(_ i: Int, _ g: Tensor, gradScale scale: Float) {
         let slot = slots[i]
         precondition(g.shape == slot.parameter.shape, "LOMO: gradient \(g.shape) for \(slot.path) of shape \(slot.parameter.shape)")
         let lr = learningRate * slot.options.learningRateScale, wd = slot.weightDecay(default: weightDecay)
-        let count = g.count, scale = fused.gradScale
+        let count = g.count
         slot.parameter.updateInPlace { value in
             value.withUnsafeMutableBufferPointer { w in
                 sgdKernel(weight: w.baseAddress!, grad: g.pointer, buffer: nil, count: count, learningRate: lr,
@@ -62,7 +62,7 @@ public final class LOMO: FusedBackwardOptimizer {
     public func step() {
         // Attached, the backward consumed every gradient; detached, they are applied here.
         for (i, slot) in slots.enumerated() {
-            if let g = slot.parameter.grad { slot.parameter.grad = nil; update(i, g) }
+            if let g = slot.parameter.grad { slot.parameter.grad = nil; update(i, g, gradScale: 1) }
         }
         fused.resetScale()
         stepCount += 1
@@ -72,7 +72,9 @@ public final class LOMO: FusedBackwardOptimizer {
 
     private var entries: [StateEntry] { [.count("step", { [unowned self] in stepCount }, { [unowned self] in stepCount = $0 })] }
     public func stateTensors() -> [String: Tensor] { entries.collect() }
-    public func loadState(_ tensors: [String: Tensor]) throws { try entries.load(tensors, optimizer: description) }
+    public func loadState(_ tensors: [String: Tensor], codes: [String: ByteTensor]) throws {
+        try entries.load(tensors, codes: codes, optimizer: description)
+    }
 
     public var description: String { "LOMO(weight decay \(weightDecay)) on \(slots.count) parameters" }
 }

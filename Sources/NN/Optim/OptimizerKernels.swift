@@ -46,10 +46,10 @@ struct AdamCoefficients {
 
 /// AdamW (Loshchilov & Hutter; PyTorch's formula) in one pass over `count` elements:
 /// `w ← w(1 − lr·wd)`, `m ← β1 m + (1−β1) g`, `v ← β2 v + (1−β2) g²`,
-/// `w ← w − (lr / (1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + ε)`.
+/// `w ← w − (lr / (1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + ε)`, with `g` multiplied by `gradScale` first.
 func adamwKernel(weight w: UnsafeMutablePointer<Float>, grad g: UnsafePointer<Float>,
                  m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,
-                 learningRate lr: Float, weightDecay wd: Float, _ c: AdamCoefficients) {
+                 learningRate lr: Float, weightDecay wd: Float, _ c: AdamCoefficients, gradScale: Float = 1) {
     let decay = 1 - lr * wd
     let stepSize = lr / c.correction1
     let invRootC2 = 1 / c.correction2.squareRoot()
@@ -57,7 +57,7 @@ func adamwKernel(weight w: UnsafeMutablePointer<Float>, grad g: UnsafePointer<Fl
     let (a1, a2) = (1 - b1, 1 - b2)
     let pw = UncheckedSendable(w), pg = UncheckedSendable(g), pm = UncheckedSendable(m), pv = UncheckedSendable(v)
     forEachBlock(count) { i, n in
-        let gi = vload(pg.value, i, n)
+        let gi = vload(pg.value, i, n) * gradScale
         let mi = b1 * vload(pm.value, i, n) + a1 * gi
         let vi = b2 * vload(pv.value, i, n) + a2 * (gi * gi)
         let wi = vload(pw.value, i, n) * decay - stepSize * (mi / (vi.squareRoot() * invRootC2 + eps))

@@ -12,6 +12,8 @@ public enum OptimizerSpecError: Error, CustomStringConvertible, Equatable {
     case unknownOption(optimizer: String, key: String)
     case duplicateOption(optimizer: String, key: String)
     case invalidValue(optimizer: String, key: String, value: String, expected: String)
+    /// An option value the optimizer has no mode for (`states:int8` on SGD).
+    case unsupportedMode(optimizer: String, option: String, supportedBy: [String])
 
     public var description: String { text.oneLine }
 
@@ -31,6 +33,8 @@ public enum OptimizerSpecError: Error, CustomStringConvertible, Equatable {
             return "\(optimizer): option '\(key)' given twice"
         case let .invalidValue(optimizer, key, value, expected):
             return "\(optimizer) option \(key): '\(value)' is not \(expected)"
+        case let .unsupportedMode(optimizer, option, supportedBy):
+            return "\(optimizer) has no \(option) mode; it is available for \(supportedBy.joined(separator: ", "))"
         }
     }
 }
@@ -41,6 +45,9 @@ public enum OptimizerSpecError: Error, CustomStringConvertible, Equatable {
 /// `grassjump(rank:128,gap:200,scale:0.25)`, `lomo`, `adalomo`.
 /// GaLore and Grass also take `beta1`, `beta2`, `eps` (default 1e-6, also used by their AdamW
 /// group); Grass takes `gamma` (1.01) and `recovery` (true); AdaLomo takes `clip` (1) and `decay` (0.8).
+/// AdamW, SGD, GaLore and Grass take `layerwise:on` (update inside the backward, ALGORITHMS.md §12);
+/// AdamW, GaLore and Grass take `states:int8` (8-bit moments, §13), e.g.
+/// `galore(rank:64,layerwise:on,states:int8)`.
 /// Learning rate, weight decay and seed come from the run, not from the spec.
 public struct OptimizerSpec: Equatable, CustomStringConvertible {
     public enum Kind: String, CaseIterable, Sendable {
@@ -51,15 +58,18 @@ public struct OptimizerSpec: Equatable, CustomStringConvertible {
         /// Accepted option keys in their canonical order.
         var optionKeys: [String] {
             switch self {
-            case .adamw: return ["beta1", "beta2", "eps"]
-            case .sgd: return ["momentum", "nesterov"]
-            case .galore: return ["rank", "gap", "scale", "beta1", "beta2", "eps"]
-            case .grassjump: return ["rank", "gap", "scale", "beta1", "beta2", "eps", "gamma", "recovery"]
-            case .grasswalk: return ["rank", "gap", "scale", "step", "beta1", "beta2", "eps", "gamma", "recovery"]
+            case .adamw: return ["beta1", "beta2", "eps", "layerwise", "states"]
+            case .sgd: return ["momentum", "nesterov", "layerwise"]
+            case .galore: return ["rank", "gap", "scale", "beta1", "beta2", "eps", "layerwise", "states"]
+            case .grassjump: return ["rank", "gap", "scale", "beta1", "beta2", "eps", "gamma", "recovery", "layerwise", "states"]
+            case .grasswalk: return ["rank", "gap", "scale", "step", "beta1", "beta2", "eps", "gamma", "recovery", "layerwise", "states"]
             case .lomo: return []
             case .adalomo: return ["clip", "decay"]
             }
         }
+
+        /// The optimizers with an 8-bit state mode.
+        static var quantizable: [Kind] { allCases.filter { $0.optionKeys.contains("states") } }
     }
 
     public let kind: Kind
@@ -90,6 +100,10 @@ public struct OptimizerSpec: Equatable, CustomStringConvertible {
                 throw OptimizerSpecError.syntax(text: text, token: item.trimmingCharacters(in: .whitespaces), reason: "expected key:value")
             }
             let key = parts[0].lowercased()
+            if key == "states", !kind.optionKeys.contains(key) {
+                throw OptimizerSpecError.unsupportedMode(optimizer: kind.rawValue, option: "states:\(parts[1])",
+                                                         supportedBy: Kind.quantizable.map(\.rawValue))
+            }
             guard kind.optionKeys.contains(key) else { throw OptimizerSpecError.unknownOption(optimizer: kind.rawValue, key: parts[0]) }
             guard options[key] == nil else { throw OptimizerSpecError.duplicateOption(optimizer: kind.rawValue, key: key) }
             options[key] = try OptimizerSpec.value(parts[1], key: key, optimizer: kind.rawValue)
@@ -110,12 +124,17 @@ public struct OptimizerSpec: Equatable, CustomStringConvertible {
             .invalidValue(optimizer: optimizer, key: key, value: text, expected: expected)
         }
         switch key {
-        case "nesterov", "recovery":
+        case "nesterov", "recovery", "layerwise":
             switch text.lowercased() {
-            case "true", "1": return 1
-            case "false", "0": return 0
-            default: throw bad("true or false")
+            case "true", "1", "on": return 1
+            case "false", "0", "off": return 0
+            default: throw bad(key == "layerwise" ? "on or off" : "true or false")
             }
+        case "states":
+            guard let encoding = StateEncoding(rawValue: text.lowercased()) else {
+                throw bad(StateEncoding.allCases.map(\.rawValue).joined(separator: " or "))
+            }
+            return encoding == .int8 ? 1 : 0
         case "rank", "gap":
             // Bounded so the value survives its round trip through Double exactly.
             guard let v = Int(text), v >= 1, v <= maxRankOrGap else { throw bad("a positive integer ≤ \(maxRankOrGap)") }
@@ -131,19 +150,26 @@ public struct OptimizerSpec: Equatable, CustomStringConvertible {
         }
     }
 
-    /// Whether the optimizer this spec makes updates inside the backward (LOMO, AdaLomo), so
-    /// that gradient accumulation is impossible and clipping needs a measuring pass.
-    public var updatesDuringBackward: Bool { kind == .lomo || kind == .adalomo }
+    /// Whether the optimizer this spec makes updates inside the backward (LOMO, AdaLomo,
+    /// `layerwise:on`), so that gradient accumulation is impossible and clipping needs a measuring pass.
+    public var updatesDuringBackward: Bool { kind == .lomo || kind == .adalomo || layerwise }
+
+    /// `layerwise:on`.
+    public var layerwise: Bool { options["layerwise"] == 1 }
+
+    /// `states:` (fp32 unless given).
+    public var states: StateEncoding { options["states"] == 1 ? .int8 : .fp32 }
 
     private func float(_ key: String, _ fallback: Float) -> Float { options[key].map { Float($0) } ?? fallback }
     private func int(_ key: String, _ fallback: Int) -> Int { options[key].map { Int($0) } ?? fallback }
 
     public var subspaceOptions: SubspaceOptions {
         SubspaceOptions(rank: int("rank", 128), gap: int("gap", 200), scale: float("scale", 0.25),
-                        beta1: float("beta1", 0.9), beta2: float("beta2", 0.999), eps: float("eps", 1e-6))
+                        beta1: float("beta1", 0.9), beta2: float("beta2", 0.999), eps: float("eps", 1e-6), states: states)
     }
 
-    /// Builds the optimizer. LOMO and AdaLomo come attached to the parameters' hooks.
+    /// Builds the optimizer. LOMO, AdaLomo and `layerwise:on` optimizers come attached to the
+    /// parameters' hooks.
     /// - Parameters:
     ///   - parameters: (path, parameter) in declaration order, e.g. `model.namedParameters()`.
     ///   - seed: keys Grass's random bases; unused by the others.
@@ -153,20 +179,22 @@ public struct OptimizerSpec: Equatable, CustomStringConvertible {
         switch kind {
         case .adamw:
             return AdamW(parameters: parameters, learningRate: learningRate, weightDecay: weightDecay,
-                         options: AdamW.Options(beta1: float("beta1", 0.9), beta2: float("beta2", 0.999), eps: float("eps", 1e-8)),
-                         groups: groups)
+                         options: AdamW.Options(beta1: float("beta1", 0.9), beta2: float("beta2", 0.999), eps: float("eps", 1e-8),
+                                                states: states),
+                         groups: groups, layerwise: layerwise)
         case .sgd:
             return SGD(parameters: parameters, learningRate: learningRate, weightDecay: weightDecay,
-                       options: SGD.Options(momentum: float("momentum", 0), nesterov: options["nesterov"] == 1), groups: groups)
+                       options: SGD.Options(momentum: float("momentum", 0), nesterov: options["nesterov"] == 1), groups: groups,
+                       layerwise: layerwise)
         case .galore:
             return GaLore(parameters: parameters, learningRate: learningRate, weightDecay: weightDecay,
-                          options: subspaceOptions, groups: groups)
+                          options: subspaceOptions, groups: groups, layerwise: layerwise)
         case .grassjump, .grasswalk:
             let move: Grass.Move = kind == .grassjump ? .jump : .walk(step: float("step", 0.5))
             return Grass(parameters: parameters, learningRate: learningRate, weightDecay: weightDecay,
                          options: Grass.Options(subspace: subspaceOptions, move: move, gamma: float("gamma", 1.01),
                                                 recoveryScaling: options["recovery"] != 0),
-                         seed: seed, groups: groups)
+                         seed: seed, groups: groups, layerwise: layerwise)
         case .lomo:
             return LOMO(parameters: parameters, learningRate: learningRate, weightDecay: weightDecay, groups: groups)
         case .adalomo:
@@ -187,6 +215,8 @@ public struct OptimizerSpec: Equatable, CustomStringConvertible {
         let items = given.map { key -> String in
             let v = options[key]!
             if key == "nesterov" || key == "recovery" { return "\(key):\(v == 1)" }
+            if key == "layerwise" { return "layerwise:\(v == 1 ? "on" : "off")" }
+            if key == "states" { return "states:\(v == 1 ? StateEncoding.int8 : .fp32)" }
             if key == "rank" || key == "gap" { return "\(key):\(Int(v))" }
             return "\(key):\(v)"
         }

@@ -5,7 +5,9 @@ import Tensor
 /// formula with dampening 0: `d = g + wd·w`; `b ← μ b + d`; `d = b` (Nesterov: `d + μ b`); `w ← w − lr·d`.
 ///
 /// State (`.optimizer`): with momentum, `momentum_buffer` shaped like each parameter; none otherwise.
-public final class SGD: Optimizer {
+/// `layerwise: true` updates inside the backward as `AdamW`'s option does (without momentum this
+/// is LOMO).
+public final class SGD: FusedBackwardOptimizer {
     public struct Options: Equatable, Sendable {
         public var momentum: Float
         public var nesterov: Bool
@@ -24,9 +26,10 @@ public final class SGD: Optimizer {
     let slots: [ParameterSlot]
     let states: [State]
     private let allParameters: [Parameter]
+    private let fused: FusedBackward
 
     public init(parameters: [(String, Parameter)], learningRate: Float, weightDecay: Float = 0,
-                options: Options = Options(), groups: ParameterGroups = ParameterGroups()) {
+                options: Options = Options(), groups: ParameterGroups = ParameterGroups(), layerwise: Bool = false) {
         self.options = options
         self.learningRate = learningRate
         self.weightDecay = weightDecay
@@ -36,31 +39,46 @@ public final class SGD: Optimizer {
         states = slots.map { s in
             State(options.momentum == 0 ? nil : Memory.withCategory(.optimizer) { Tensor.zeros(s.parameter.shape) })
         }
+        fused = FusedBackward(slots: slots, all: allParameters)
+        if layerwise { attach() }
     }
 
-    public var updatesDuringBackward: Bool { false }
+    public var updatesDuringBackward: Bool { fused.attached }
+    public func attach() {
+        fused.attach { [weak self] i, g, scale in
+            guard let self else { return }
+            update(i, g, gradScale: scale)
+        }
+    }
+    public func detach() { fused.detach() }
+    public func measureGradientNorm(maxNorm: Float, _ backward: () throws -> Void) rethrows -> Float {
+        try fused.measure(maxNorm: maxNorm, backward)
+    }
 
     public func step() {
-        for (slot, state) in zip(slots, states) {
-            guard let g = slot.parameter.grad else { continue }
-            let lr = learningRate * slot.options.learningRateScale, wd = slot.weightDecay(default: weightDecay)
-            let count = g.count
-            let (mu, nesterov) = (options.momentum, options.nesterov)
-            slot.parameter.updateInPlace { value in
-                value.withUnsafeMutableBufferPointer { w in
-                    guard state.buffer != nil else {
-                        sgdKernel(weight: w.baseAddress!, grad: g.pointer, buffer: nil, count: count, learningRate: lr,
-                                  weightDecay: wd, momentum: 0, nesterov: false)
-                        return
-                    }
-                    state.buffer!.withUnsafeMutableBufferPointer { b in
-                        sgdKernel(weight: w.baseAddress!, grad: g.pointer, buffer: b.baseAddress!, count: count, learningRate: lr,
-                                  weightDecay: wd, momentum: mu, nesterov: nesterov)
-                    }
+        for (i, slot) in slots.enumerated() { if let g = slot.parameter.grad { update(i, g, gradScale: 1) } }
+        fused.resetScale()
+        stepCount += 1
+    }
+
+    private func update(_ i: Int, _ g: Tensor, gradScale: Float) {
+        let slot = slots[i], state = states[i]
+        let lr = learningRate * slot.options.learningRateScale, wd = slot.weightDecay(default: weightDecay)
+        let count = g.count
+        let (mu, nesterov) = (options.momentum, options.nesterov)
+        slot.parameter.updateInPlace { value in
+            value.withUnsafeMutableBufferPointer { w in
+                guard state.buffer != nil else {
+                    sgdKernel(weight: w.baseAddress!, grad: g.pointer, buffer: nil, count: count, learningRate: lr,
+                              weightDecay: wd, momentum: 0, nesterov: false, gradScale: gradScale)
+                    return
+                }
+                state.buffer!.withUnsafeMutableBufferPointer { b in
+                    sgdKernel(weight: w.baseAddress!, grad: g.pointer, buffer: b.baseAddress!, count: count, learningRate: lr,
+                              weightDecay: wd, momentum: mu, nesterov: nesterov, gradScale: gradScale)
                 }
             }
         }
-        stepCount += 1
     }
 
     public func zeroGrad() { for p in allParameters { p.zeroGrad() } }
@@ -74,9 +92,12 @@ public final class SGD: Optimizer {
     }
 
     public func stateTensors() -> [String: Tensor] { entries.collect() }
-    public func loadState(_ tensors: [String: Tensor]) throws { try entries.load(tensors, optimizer: description) }
+    public func loadState(_ tensors: [String: Tensor], codes: [String: ByteTensor]) throws {
+        try entries.load(tensors, codes: codes, optimizer: description)
+    }
 
     public var description: String {
-        "SGD(momentum \(options.momentum)\(options.nesterov ? ", Nesterov" : ""), weight decay \(weightDecay)) on \(slots.count) parameters"
+        "SGD(momentum \(options.momentum)\(options.nesterov ? ", Nesterov" : ""), weight decay \(weightDecay)"
+            + "\(updatesDuringBackward ? ", layer-wise" : "")) on \(slots.count) parameters"
     }
 }

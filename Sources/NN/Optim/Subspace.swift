@@ -27,13 +27,17 @@ public struct SubspaceOptions: Equatable, Sendable {
     public var beta2: Float
     /// ε in `N = M/(√V + ε)`; also the ε of the AdamW group.
     public var eps: Float
+    /// How the projected moments (and the AdamW group's) are stored: `.int8` is "8-bit GaLore".
+    public var states: StateEncoding
 
-    public init(rank: Int = 128, gap: Int = 200, scale: Float = 0.25, beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-6) {
+    public init(rank: Int = 128, gap: Int = 200, scale: Float = 0.25, beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-6,
+                states: StateEncoding = .fp32) {
         precondition(rank >= 1 && gap >= 1, "SubspaceOptions: rank \(rank) and gap \(gap) must be ≥ 1")
         self.rank = rank; self.gap = gap; self.scale = scale; self.beta1 = beta1; self.beta2 = beta2; self.eps = eps
+        self.states = states
     }
 
-    var adamOptions: AdamW.Options { AdamW.Options(beta1: beta1, beta2: beta2, eps: eps) }
+    var adamOptions: AdamW.Options { AdamW.Options(beta1: beta1, beta2: beta2, eps: eps, states: states) }
 }
 
 /// State of one projected weight: basis, moments of R, step count, and (Grass) the norm of the
@@ -45,12 +49,11 @@ final class SubspaceState {
     /// Q (d, r), orthonormal columns; meaningless (zeros) for GaLore until its first SVD.
     var basis: Tensor
     /// Adam moments, shaped like R: (r, n) left, (m, r) right.
-    var m: Tensor
-    var v: Tensor
+    let moments: AdamMoments
     var step = 0
     var recoveryNorm: Float = 0
 
-    init(slot: ParameterSlot, requestedRank: Int) {
+    init(slot: ParameterSlot, requestedRank: Int, states: StateEncoding) {
         let shape = slot.parameter.shape
         precondition(shape.count == 2, "subspace optimizer: \(slot.path) has shape \(shape), not a matrix")
         let (rows, cols) = (shape[0], shape[1])
@@ -60,13 +63,12 @@ final class SubspaceState {
         rank = r
         let d = side == .left ? rows : cols
         let projected = side == .left ? [r, cols] : [rows, r]
-        (basis, m, v) = Memory.withCategory(.optimizer) {
-            (Tensor.zeros([d, r]), Tensor.zeros(projected), Tensor.zeros(projected))
-        }
+        basis = Memory.withCategory(.optimizer) { Tensor.zeros([d, r]) }
+        moments = AdamMoments(shape: projected, encoding: states)
     }
 
     var basisShape: [Int] { basis.shape }
-    var projectedShape: [Int] { m.shape }
+    var projectedShape: [Int] { moments.shape }
 
     /// R: (r, n) = Qᵀ G on the left, (m, r) = G Q on the right.
     func project(_ g: Tensor) -> Tensor {
@@ -81,9 +83,7 @@ final class SubspaceState {
 
     func entries(includeRecovery: Bool) -> [StateEntry] {
         let p = slot.path
-        var out: [StateEntry] = [
-            .tensor("\(p).exp_avg", { self.m }, { self.m = $0 }, shape: projectedShape),
-            .tensor("\(p).exp_avg_sq", { self.v }, { self.v = $0 }, shape: projectedShape),
+        var out: [StateEntry] = moments.entries(prefix: p) + [
             .tensor("\(p).projection", { self.basis }, { self.basis = $0 }, shape: basisShape),
             .count("\(p).step", { self.step }, { self.step = $0 }),
         ]

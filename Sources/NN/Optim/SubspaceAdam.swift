@@ -7,24 +7,45 @@ import Tensor
 /// The owners decide when and how the basis moves; this does the update itself (ALGORITHMS.md §7):
 /// `R = project(G)`; `M ← β1 M + (1−β1) R`; `V ← β2 V + (1−β2) R²`; `N = M/(√V + ε)`;
 /// `W ← W − lr·√(1−β2ᵗ)/(1−β1ᵗ) · (α·lift(N) [+ U_rs])`; then `W ← W(1 − lr·wd)`.
+///
+/// Layer-wise (§12), every managed parameter's gradient-complete hook runs the owner's projected
+/// update (`attach(projected:)`) or the AdamW group's, so `step()` is left with the bookkeeping.
 final class SubspaceAdamCore {
     let options: SubspaceOptions
     let weightDecay: Float
     let states: [SubspaceState]
     let rest: AdamW
     let allParameters: [Parameter]
+    var learningRate: Float
     var stepCount = 0
+    /// Hooks over the projected weights (indices `0..<states.count`) and the AdamW group (after them).
+    let fused: FusedBackward
 
     init(parameters: [(String, Parameter)], learningRate: Float, weightDecay: Float, options: SubspaceOptions,
          groups: ParameterGroups) {
         self.options = options
         self.weightDecay = weightDecay
+        self.learningRate = learningRate
         let slots = groups.slots(parameters)
         let projected = slots.filter { groups.usesSubspace(path: $0.path, shape: $0.parameter.shape) }
         let others = slots.filter { !groups.usesSubspace(path: $0.path, shape: $0.parameter.shape) }
-        states = projected.map { SubspaceState(slot: $0, requestedRank: options.rank) }
+        states = projected.map { SubspaceState(slot: $0, requestedRank: options.rank, states: options.states) }
         rest = AdamW(slots: others, all: [], learningRate: learningRate, weightDecay: weightDecay, options: options.adamOptions)
         allParameters = parameters.map(\.1)
+        fused = FusedBackward(slots: projected + others, all: allParameters)
+    }
+
+    /// Updates inside the backward from now on: `projected(s, g)` for a projected weight (g already
+    /// multiplied by the clip factor), the AdamW group's update for the others.
+    func attach(projected: @escaping (SubspaceState, Tensor) -> Void) {
+        fused.attach { [weak self] i, g, scale in
+            guard let self else { return }
+            if i < states.count {
+                projected(states[i], scale == 1 ? g : g * scale)
+            } else {
+                rest.update(i - states.count, g, learningRate: learningRate, gradScale: scale)
+            }
+        }
     }
 
     /// Whether `s` is due for a basis refresh before its next update (steps 1, 1+T, 1+2T, … counted from 1).
@@ -38,13 +59,11 @@ final class SubspaceAdamCore {
         s.step += 1
         let r = s.project(g)
         var n = Tensor(uninitializedShape: r.shape)
-        let count = r.count
-        s.m.withUnsafeMutableBufferPointer { m in
-            s.v.withUnsafeMutableBufferPointer { v in
-                n.withUnsafeMutableBufferPointer { o in
-                    adamDirectionKernel(r.pointer, m: m.baseAddress!, v: v.baseAddress!, out: o.baseAddress!, count: count,
-                                        beta1: options.beta1, beta2: options.beta2, eps: options.eps)
-                }
+        n.withUnsafeMutableBufferPointer { o in
+            let po = UncheckedSendable(o.baseAddress!)
+            s.moments.update { range, m, v in
+                adamDirectionKernel(r.pointer + range.lowerBound, m: m, v: v, out: po.value + range.lowerBound, count: range.count,
+                                    beta1: options.beta1, beta2: options.beta2, eps: options.eps)
             }
         }
         let c = AdamCoefficients(beta1: options.beta1, beta2: options.beta2, eps: options.eps, step: s.step)
@@ -60,10 +79,11 @@ final class SubspaceAdamCore {
         }
     }
 
-    /// Runs the AdamW group at `learningRate` and counts the step.
-    func finishStep(learningRate: Float) {
+    /// Runs the AdamW group (nothing is left for it layer-wise) and counts the step.
+    func finishStep() {
         rest.learningRate = learningRate
         rest.step()
+        fused.resetScale()
         stepCount += 1
     }
 
@@ -78,5 +98,10 @@ final class SubspaceAdamCore {
     var coverage: String {
         let ranks = Set(states.map(\.rank)).sorted().map(String.init).joined(separator: "/")
         return "on \(states.count) matrices\(states.isEmpty ? "" : " (rank \(ranks))"), AdamW on \(rest.slots.count) others"
+    }
+
+    /// ", int8 states, layer-wise" as they apply.
+    var modes: String {
+        (options.states == .fp32 ? "" : ", \(options.states) states") + (fused.attached ? ", layer-wise" : "")
     }
 }

@@ -73,7 +73,8 @@ extension PretrainSession {
     public func saveCheckpoint(in out: URL) throws {
         let state = TrainingState(step: trainer.step, rngs: ["data": trainer.dataRNG], config: recordJSON,
                                   estimatorSpec: assignment.description, optimizerSpec: configuration.optimizer,
-                                  optimizerState: optimizer.stateTensors(), estimatorState: TrainingState.estimatorState(of: model))
+                                  optimizerState: optimizer.stateTensors(), optimizerCodes: optimizer.stateCodes(),
+                                  estimatorState: TrainingState.estimatorState(of: model))
         let config = try modelConfig.huggingFaceJSON(endOfSequence: tokenizer?.endOfSequence,
                                                      beginOfSequence: tokenizer?.documentPrefix.first)
         try CheckpointRotation(runDirectory: out, name: Self.checkpointFolder).save { directory in
@@ -142,7 +143,7 @@ extension PretrainSession {
         guard let dataRNG = state.rngs["data"] else {
             throw RunError("--resume: the training state in \(rotation.current.path) has no data sampler position")
         }
-        try session.optimizer.loadState(state.optimizerState)
+        try session.optimizer.loadState(state.optimizerState, codes: state.optimizerCodes)
         session.trainer.step = state.step
         session.trainer.dataRNG = dataRNG
         session.checkpointStep = step

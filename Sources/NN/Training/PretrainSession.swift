@@ -43,10 +43,15 @@ public final class PretrainSession {
         guard (1...Self.maxThreads).contains(config.threads) else {
             throw RunError("--threads must be in 1...\(Self.maxThreads), got \(config.threads)")
         }
+        if let rows = config.lossChunk, rows < 1 { throw RunError("--loss-chunk must be a positive number of rows, got \(rows)") }
 
         assignment = try EstimatorAssignment(parsing: config.estimators)
         activationCodecs = try ActivationCodecAssignment(parsing: config.activations)
         let optimizerSpec = try OptimizerSpec(parsing: config.optimizer)
+        if optimizerSpec.updatesDuringBackward, t.gradAccum > 1 {
+            let how = optimizerSpec.layerwise ? " (layerwise:on)" : ""
+            throw RunError("--optimizer \(config.optimizer) updates inside the backward pass\(how), so it cannot accumulate gradients over --grad-accum \(t.gradAccum); use --grad-accum 1")
+        }
         var mc = try Self.modelConfiguration(config.model)
         if let moe = config.moe {
             guard config.initFrom == nil else { throw RunError("--moe cannot change the architecture of an --init model") }
@@ -103,14 +108,12 @@ public final class PretrainSession {
         let estimators = model.namedLinears.map(\.1.estimator)
         // `recompute` is the checkpointing baseline: it only saves memory when blocks are recomputed.
         model.checkpointBlocks = config.checkpointBlocks || estimators.contains { $0.requestsCheckpointing }
+        model.lossChunkSize = config.lossChunk
         if t.gradAccum > 1, estimators.contains(where: { ($0 as? GradLiteEstimator)?.errorFeedback == true }) {
             throw RunError("gradlite with feedback:on returns its whole error-feedback memory each backward, so it cannot accumulate gradients; use --grad-accum 1")
         }
         optimizer = optimizerSpec.make(parameters: model.namedParameters().filter { $0.1.requiresGrad },
                                        learningRate: t.learningRate, weightDecay: t.weightDecay, seed: t.seed)
-        if optimizer.updatesDuringBackward, t.gradAccum > 1 {
-            throw RunError("--optimizer \(config.optimizer) updates inside the backward pass, so it cannot accumulate gradients; use --grad-accum 1")
-        }
         trainer = Trainer(model: model, optimizer: optimizer, data: dataset, options: t)
     }
 

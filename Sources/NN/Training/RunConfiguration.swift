@@ -30,6 +30,9 @@ public struct RunConfiguration: Codable, Equatable, Sendable {
     public var moe: String?
     /// Recompute every transformer block in the backward instead of saving its activations.
     public var checkpointBlocks = false
+    /// Rows per chunk of the fused head + loss; nil sizes it from the workspace budget
+    /// (`LlamaConfig.defaultLossChunkSize(tokens:)`).
+    public var lossChunk: Int?
     /// Sentences of the built-in corpus.
     public var corpusSentences = SyntheticCorpus.defaultSentences
     /// Kernel and BLAS threads.

@@ -33,13 +33,17 @@ public final class Trainer {
         parameters = model.parameters.filter(\.requiresGrad)
     }
 
-    /// One optimizer step over `gradAccum` micro-batches. Clipped LOMO/AdaLomo steps cost a second
-    /// forward and backward (counted in the step's time, not in `msForward`/`msBackward`).
+    /// One optimizer step over `gradAccum` micro-batches. Clipped steps of an optimizer that updates
+    /// inside the backward (LOMO, AdaLomo, layer-wise ones) cost a second forward and backward, which
+    /// leaves the estimators' state as it found it (counted in the step's time, not in
+    /// `msForward`/`msBackward`).
     ///
     /// A step whose gradient norm is not finite is skipped: the gradients are dropped and no update
-    /// is applied (`StepMetrics.skipped`). LOMO/AdaLomo without clipping update inside the backward
-    /// and measure no norm, so they cannot skip.
+    /// is applied (`StepMetrics.skipped`). Optimizers that update inside the backward without
+    /// clipping measure no norm, so they cannot skip.
     public func trainStep() -> StepMetrics {
+        precondition(!optimizer.updatesDuringBackward || options.gradAccum == 1,
+                     "Trainer: \(optimizer.description) updates inside the backward and cannot accumulate \(options.gradAccum) micro-batches")
         let lr = schedule.learningRate(atStep: step)
         optimizer.learningRate = lr
         model.train()
@@ -56,11 +60,13 @@ public final class Trainer {
             // Saved-tensor rounding is keyed by (seed, step, micro-batch): a measuring pass and a
             // resumed run encode exactly what this forward does.
             Tape.codecNoise = CodecNoiseKey(seed: options.seed, step: UInt64(step), microBatch: UInt64(micro))
-            if let fused = optimizer as? FusedBackwardOptimizer, options.clip > 0 {
-                // LOMO/AdaLomo update during the backward, so the clip factor needs the norm from
-                // an extra forward and backward of the same batch first.
-                gradNorm = fused.measureGradientNorm(maxNorm: options.clip) {
-                    model.loss(tokens: batch.inputs, targets: batch.targets, batch: options.batch, seq: options.seq).backward()
+            if optimizer.updatesDuringBackward, let fused = optimizer as? FusedBackwardOptimizer, options.clip > 0 {
+                // The updates happen during the backward, so the clip factor needs the norm from an
+                // extra forward and backward of the same batch first, invisible to the estimators.
+                gradNorm = model.preservingEstimatorState {
+                    fused.measureGradientNorm(maxNorm: options.clip) {
+                        model.loss(tokens: batch.inputs, targets: batch.targets, batch: options.batch, seq: options.seq).backward()
+                    }
                 }
                 if !gradNorm!.isFinite {
                     // The updating backward would apply the non-finite gradient: skip it.
