@@ -95,7 +95,7 @@ struct TrainCommand: ParsableCommand {
         let codecs = try ActivationCodecAssignment(parsing: activations)
         let optimizerSpec = try OptimizerSpec(parsing: optimizer)
         do {
-            try MemoryEstimate.training(model: modelConfig, batch: batch, seq: seq, estimators: assignment, optimizer: optimizerSpec,
+            try MemoryEstimate.training(model: modelConfig, batch: batch, seq: seq, estimators: assignment, codecs: codecs, optimizer: optimizerSpec,
                                         checkpointBlocks: checkpointBlocks, lossChunk: lossChunk)
                 .check(against: MemoryLimit.current(), advice: "try a smaller --batch, --seq or --config")
         } catch let error as SizeOverflowError {

@@ -5,9 +5,9 @@ import Tensor
 /// The bytes a run will hold, estimated from shapes before anything is allocated, by allocator
 /// category: the memory pre-flight of every user-facing program.
 ///
-/// An estimate is a list of named terms, so what an op saves can be refined where it changes
-/// (a codec that compresses saved tensors, a tiled attention that no longer keeps B·H·S² floats:
-/// change its term in `savedActivations`). Every size goes through overflow-checked arithmetic, so
+/// An estimate is a list of named terms, one per kind of saved tensor of a block (`blockActivations`
+/// lists what each op keeps, at its codec's encoded size and with shared sketches counted once).
+/// Every size goes through overflow-checked arithmetic, so
 /// absurd sizes become a one-line error, never a trap. `MemoryEstimateTests` compares the estimate
 /// with the allocator's measured peaks (it must cover them without overshooting much).
 public struct MemoryEstimate: CustomStringConvertible, Sendable {
@@ -111,14 +111,16 @@ extension MemoryEstimate {
     ///
     /// - parameters, gradients (one per trainable parameter; LOMO/AdaLomo only those in flight);
     /// - optimizer state (`OptimizerSpec.estimatedStateBytes`) plus each estimator's resident state;
-    /// - saved activations of every block (each linear layer's `LinearEstimator.savedBytes`; with
-    ///   checkpointed blocks, every block's input plus one block recomputed), the final norm and
-    ///   the fused head + loss (which keeps the head's gradient from the forward);
-    /// - workspace: the largest transient (a loss chunk of logits, or the attention backward's
-    ///   scratch and one block's activation gradients) plus the rotary tables;
+    /// - saved activations of every block (each linear layer's `LinearEstimator.savedBytes`, one
+    ///   sketch per group of layers that share it; every compressible tensor at the encoded size of
+    ///   its module's codec in `codecs`; with checkpointed blocks, every block's input plus one block
+    ///   recomputed), the final norm and the fused head + loss;
+    /// - workspace: the largest transient (a loss chunk of logits, or one block's activation
+    ///   gradients: tiled attention needs no S×S scratch) plus the rotary tables;
     /// - `dataBytes` of text and tokens, outside the allocator.
     /// - Throws: `SizeOverflowError` when a size overflows.
     public static func training(model config: LlamaConfig, batch: Int, seq: Int, estimators: EstimatorAssignment,
+                                codecs: ActivationCodecAssignment = ActivationCodecAssignment(),
                                 optimizer: OptimizerSpec, checkpointBlocks: Bool, lossChunk: Int? = nil,
                                 dataBytes: Int = 0) throws -> MemoryEstimate {
         var e = MemoryEstimate()
@@ -126,7 +128,7 @@ extension MemoryEstimate {
         let largest = try shapes.map { try Size.product($0.shape + [4], what: "gradient") }.max() ?? 0
         try e.add("gradients", .gradient,
                   bytes: optimizer.updatesDuringBackward ? 2 * largest : e.bytes(.parameter))
-        var sizer = LinearSizer(assignment: estimators)
+        var sizer = LinearSizer(assignment: estimators, codecs: codecs)
         try e.add("optimizer state", .optimizer,
                   bytes: optimizer.estimatedStateBytes(parameters: shapes.map { ($0.path, $0.shape) }))
         var estimatorState = 0
@@ -146,7 +148,7 @@ extension MemoryEstimate {
         var e = MemoryEstimate()
         _ = try e.addModel(config)
         try e.add("gradients", .gradient, bytes: e.bytes(.parameter))
-        var sizer = LinearSizer(assignment: EstimatorAssignment())
+        var sizer = LinearSizer(assignment: EstimatorAssignment(), codecs: ActivationCodecAssignment())
         try e.addActivations(config, batch: batch, seq: seq, sizer: &sizer, checkpointBlocks: false, lossChunk: nil)
         return e
     }
@@ -177,14 +179,16 @@ extension MemoryEstimate {
             saved = try Size.sum(blocks, what: what)
         }
         try add("saved activations of the blocks", .activation, bytes: saved)
-        // Final norm (its input and inverse RMS) and the fused head + loss (dh and the head's dW).
+        // Final norm (its input, encoded, and inverse RMS) and the fused head + loss (dh; the head's
+        // weight gradient is a gradient, counted with the others).
         try add("final norm and fused loss", .activation,
-                bytes: Size.sum([floats(n, d), floats(n), floats(n, d), floats(c.vocabSize, d)], what: what))
-        let chunk = Swift.min(lossChunk ?? Swift.min(1024, Swift.max(32, (32 << 20) / Swift.max(c.vocabSize, 1))), n)
+                bytes: Size.sum([sizer.encoded("norm", floats(n, d), rows: n), floats(n), floats(n, d)], what: what))
+        _ = try Size.product(24, n, c.numLayers, d, what: what) // defaultLossChunkSize's arithmetic
+        let chunk = Swift.min(lossChunk ?? c.defaultLossChunkSize(tokens: n), n)
         let lossChunkBytes = try floats(chunk, c.vocabSize)
         let f = c.moe.map { $0.expertIntermediateSize ?? c.intermediateSize } ?? c.intermediateSize
-        let backward = try Size.sum([floats(batch, c.numHeads, seq, seq), floats(n, 4 * d + 3 * f)], what: what)
-        try add("largest transient (loss chunk or attention backward)", .workspace, bytes: Swift.max(lossChunkBytes, backward))
+        let backward = try floats(n, 4 * d + 3 * f)
+        try add("largest transient (loss chunk or a block's activation gradients)", .workspace, bytes: Swift.max(lossChunkBytes, backward))
     }
 
     /// Saved activations of block `layer` at the end of the forward, physical bytes (a tensor
@@ -194,21 +198,29 @@ extension MemoryEstimate {
         func floats(_ factors: Int...) throws -> Int { try Size.product(factors + [4], what: what) }
         let n = try Size.product(batch, seq, what: what), d = c.hiddenSize
         let q = c.numHeads * c.headDim, kv = c.numKeyValueHeads * c.headDim
-        let p = "layers.\(layer)"
+        let p = "layers.\(layer)", attention = "\(p).attention"
+        // Tiled attention keeps q, k, v, its output o and one log-sum-exp per row and head; o is
+        // the output projection's input, stored once when that projection keeps its input whole
+        // in the same codec.
+        let wo = "\(attention).wo"
+        let sharesOutput = sizer.keepsInput(layer: wo, weightShape: [d, q], rows: n)
+            && sizer.codecs.codec(forPath: wo) == sizer.codecs.codec(forPath: attention)
         var terms: [Int] = [
-            try floats(n, d), try floats(n),                                // attention norm: x, 1/rms
-            try sizer.groupBytes(["\(p).attention.wq": [q, d], "\(p).attention.wk": [kv, d], "\(p).attention.wv": [kv, d]], rows: n),
-            try floats(n, q + 2 * kv),                                      // q, k, v after rotary
-            try floats(batch, c.numHeads, seq, seq),                        // attention probabilities
-            try sizer.groupBytes(["\(p).attention.wo": [d, q]], rows: n),
-            try floats(n, d), try floats(n),                                // MLP norm: h, 1/rms
+            try sizer.encoded("\(p).attentionNorm", floats(n, d), rows: n), try floats(n), // x, 1/rms
+            try sizer.groupBytes(["\(attention).wq": [q, d], "\(attention).wk": [kv, d], "\(attention).wv": [kv, d]], rows: n),
+            try sizer.encoded(attention, floats(n, q + 2 * kv), rows: 3 * n), // q, k, v after rotary
+            sharesOutput ? 0 : try sizer.encoded(attention, floats(n, q), rows: n),
+            try floats(batch, c.numHeads, seq),                             // log-sum-exp
+            try sizer.groupBytes([wo: [d, q]], rows: n),
+            try sizer.encoded("\(p).mlpNorm", floats(n, d), rows: n), try floats(n), // h, 1/rms
         ]
         if let moe = c.moe {
             let f = moe.expertIntermediateSize ?? c.intermediateSize
             var readers = ["\(p).mlp.router": [moe.experts, d]]
             if moe.sharedExpert {
                 readers["\(p).mlp.shared.gate"] = [f, d]; readers["\(p).mlp.shared.up"] = [f, d]
-                terms += [try floats(n, 2 * f), try sizer.groupBytes(["\(p).mlp.shared.down": [d, f]], rows: n)]
+                terms += [try sizer.encoded("\(p).mlp.shared", floats(n, 2 * f), rows: 2 * n),
+                          try sizer.groupBytes(["\(p).mlp.shared.down": [d, f]], rows: n)]
             }
             terms.append(try sizer.groupBytes(readers, rows: n))
             terms.append(try floats(n, 3 * moe.experts))                    // router probabilities, gates, sums
@@ -217,7 +229,7 @@ extension MemoryEstimate {
             let rows = (assigned + moe.experts - 1) / moe.experts
             for e in 0..<moe.experts {
                 let x = "\(p).mlp.experts.\(e)"
-                terms += [try floats(rows, 2 * f),                         // SwiGLU's gate and up
+                terms += [try sizer.encoded(x, floats(rows, 2 * f), rows: 2 * rows), // SwiGLU's gate and up
                           try sizer.groupBytes(["\(x).gate": [f, d], "\(x).up": [f, d]], rows: rows),
                           try sizer.groupBytes(["\(x).down": [d, f]], rows: rows)]
             }
@@ -225,7 +237,7 @@ extension MemoryEstimate {
         } else {
             let f = c.intermediateSize
             terms += [try sizer.groupBytes(["\(p).mlp.gate": [f, d], "\(p).mlp.up": [f, d]], rows: n),
-                      try floats(n, 2 * f),                                 // SwiGLU's gate and up
+                      try sizer.encoded("\(p).mlp", floats(n, 2 * f), rows: 2 * n), // SwiGLU's gate and up
                       try sizer.groupBytes(["\(p).mlp.down": [d, f]], rows: n)]
         }
         return try Size.sum(terms, what: what)
@@ -238,12 +250,27 @@ extension MemoryEstimate {
 }
 
 /// What the linear layers of a model save and keep, from each path's estimator (one instance per
-/// distinct spec and shape, so sizing a model makes a handful of estimators, not one per layer).
+/// distinct spec and shape, so sizing a model makes a handful of estimators, not one per layer),
+/// and what a saved tensor costs in its module's codec.
 struct LinearSizer {
     let assignment: EstimatorAssignment
+    let codecs: ActivationCodecAssignment
     private var made: [String: LinearEstimator] = [:]
 
-    init(assignment: EstimatorAssignment) { self.assignment = assignment }
+    init(assignment: EstimatorAssignment, codecs: ActivationCodecAssignment) {
+        self.assignment = assignment; self.codecs = codecs
+    }
+
+    /// `fp32Bytes` of compressible tensors saved under module `path`, in `rows` rows, as its codec stores them.
+    func encoded(_ path: String, _ fp32Bytes: Int, rows: Int) -> Int {
+        codecs.codec(forPath: path).encodedBytes(count: fp32Bytes / 4, rows: rows)
+    }
+
+    /// Whether the layer at `layer` saves its whole input (an exact backward) rather than a sketch.
+    mutating func keepsInput(layer: String, weightShape: [Int], rows: Int) -> Bool {
+        estimator(layer: layer, weightShape: weightShape).savedBytes(rows: rows, weightShape: weightShape)
+            >= rows * weightShape[1] * 4
+    }
 
     private mutating func estimator(layer: String, weightShape: [Int]) -> LinearEstimator {
         let spec = assignment.spec(forPath: layer)
@@ -258,16 +285,25 @@ struct LinearSizer {
         estimator(layer: layer, weightShape: weightShape).stateBytes(weightShape: weightShape)
     }
 
-    /// Bytes the layers reading one input (`rows` × in) save: each sketch on its own, and the
-    /// input once when any layer keeps it whole (exact saves the input itself, shared).
+    /// Bytes the layers reading one input (`rows` × in) save, in their codec: one sketch per set of
+    /// layers whose specs share it (ALGORITHMS.md §11), and the input once when any layer keeps it
+    /// whole (exact saves the input itself, shared).
     mutating func groupBytes(_ layers: [String: [Int]], rows: Int) throws -> Int {
-        var sketches = 0, keepsInput = false, inputBytes = 0
+        var sketches = 0, keepsInput = false, inputBytes = 0, codecPath = ""
+        var counted: [EstimatorSpec] = []
         for (path, shape) in layers.sorted(by: { $0.key < $1.key }) {
+            codecPath = path
             inputBytes = try Size.product(rows, shape[1], 4, what: "saved input of \(path)")
+            let spec = assignment.spec(forPath: path)
             let saved = estimator(layer: path, weightShape: shape).savedBytes(rows: rows, weightShape: shape)
-            if saved >= inputBytes { keepsInput = true } else { sketches = try Size.sum([sketches, saved], what: "sketches") }
+            if saved >= inputBytes {
+                keepsInput = true
+            } else if !counted.contains(where: { $0.sharesSketch(with: spec) }) {
+                counted.append(spec)
+                sketches = try Size.sum([sketches, saved], what: "sketches")
+            }
         }
-        return try Size.sum([sketches, keepsInput ? inputBytes : 0], what: "saved inputs")
+        return encoded(codecPath, try Size.sum([sketches, keepsInput ? inputBytes : 0], what: "saved inputs"), rows: rows)
     }
 }
 

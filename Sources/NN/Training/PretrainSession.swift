@@ -78,8 +78,9 @@ public final class PretrainSession {
         }
         do {
             memoryEstimate = try MemoryEstimate.training(
-                model: mc, batch: t.batch, seq: t.seq, estimators: assignment, optimizer: optimizerSpec,
-                checkpointBlocks: config.checkpointBlocks, dataBytes: dataBytes)
+                model: mc, batch: t.batch, seq: t.seq, estimators: assignment, codecs: activationCodecs,
+                optimizer: optimizerSpec, checkpointBlocks: config.checkpointBlocks, lossChunk: config.lossChunk,
+                dataBytes: dataBytes)
         } catch let error as SizeOverflowError {
             throw RunError("\(error): the run is too large for this machine")
         }

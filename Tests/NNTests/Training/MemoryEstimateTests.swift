@@ -16,23 +16,24 @@ final class MemoryEstimateTests: XCTestCase {
     }
 
     /// Peak total bytes of the allocator over three training steps, and the estimate.
-    func measure(_ c: LlamaConfig, estimators: String = "default=exact", optimizer: String = "adamw",
+    func measure(_ c: LlamaConfig, estimators: String = "default=exact", activations: String = "default=fp32",
+                 optimizer: String = "adamw", clip: Float = 1,
                  checkpointBlocks: Bool = false) throws -> (measured: Int, estimate: MemoryEstimate) {
         let (batch, seq) = (4, 64)
         let assignment = try EstimatorAssignment(parsing: estimators)
+        let codecs = try ActivationCodecAssignment(parsing: activations)
         let spec = try OptimizerSpec(parsing: optimizer)
-        let estimate = try MemoryEstimate.training(model: c, batch: batch, seq: seq, estimators: assignment,
+        let estimate = try MemoryEstimate.training(model: c, batch: batch, seq: seq, estimators: assignment, codecs: codecs,
                                                    optimizer: spec, checkpointBlocks: checkpointBlocks)
         Memory.releaseCache()
         let before = Memory.stats.liveTotal
         var rng = RNG(seed: 3)
         let model = LlamaModel(config: c, rng: &rng)
         model.checkpointBlocks = checkpointBlocks || assignment.requestsCheckpointing
-        model.assignEstimators { path, layer in
-            path == "head" ? nil : assignment.estimator(forPath: path, weightShape: layer.weight.shape, seed: 0)
-        }
+        model.assignEstimators(assignment, seed: 0, skip: { $0 == "head" }) // shared sketches, as a run makes them
+        try model.assignActivationCodecs(codecs)
         var options = TrainingOptions()
-        options.batch = batch; options.seq = seq; options.steps = 3; options.warmup = 0
+        options.batch = batch; options.seq = seq; options.steps = 3; options.warmup = 0; options.clip = clip
         let optimizer = spec.make(parameters: model.namedParameters(), learningRate: 1e-3, weightDecay: 0, seed: 0)
         let trainer = Trainer(model: model, optimizer: optimizer,
                               data: TokenDataset(tokens: randomTokenIDs(20_000, vocab: c.vocabSize, seed: 4)), options: options)
@@ -59,6 +60,16 @@ final class MemoryEstimateTests: XCTestCase {
         assertCovers("galore", try measure(config(), optimizer: "galore(rank:8)"))
         assertCovers("lomo", try measure(config(), optimizer: "lomo"))
         assertCovers("moe", try measure(config(moe: MoEConfig(experts: 4, topK: 2, sharedExpert: true))))
+        assertCovers("int8 codecs", try measure(config(), activations: "default=int8"))
+        assertCovers("bf16 attention, exact wo", try measure(config(), activations: "default=fp32; layers.*.attention=bf16"))
+        assertCovers("layer-wise adamw", try measure(config(), optimizer: "adamw(layerwise:on)", clip: 0))
+        assertCovers("lean", try measure(config(), estimators: "default=exact; layers.*=gradlite(rank:16)",
+                                         activations: "default=int8; layers.*.attention=bf16",
+                                         optimizer: "galore(rank:8,layerwise:on,states:int8)", clip: 0))
+        assertCovers("lean + checkpointing", try measure(config(), estimators: "default=exact; layers.*=gradlite(rank:16)",
+                                                         activations: "default=int8; layers.*.attention=bf16",
+                                                         optimizer: "galore(rank:8,layerwise:on,states:int8)", clip: 0,
+                                                         checkpointBlocks: true))
     }
 
     /// The shapes the estimate sizes a run from are the model's own parameters.
