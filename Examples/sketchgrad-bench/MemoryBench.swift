@@ -5,9 +5,10 @@ import NN
 /// `sketchgrad-bench memory`: peak memory and speed of one model and batch under the memory-saving
 /// configurations, each run by `train` in a fresh process (so every peak starts clean).
 ///
-/// Configurations: exact; exact + checkpointing; estimators only; lean (estimators + saved-tensor
-/// codecs); lean + checkpointing; with `--pytorch PYTHON`, PyTorch eager and PyTorch with gradient
-/// checkpointing on the same model and batch. Prints one JSON object (per run: allocator peak by
+/// Configurations: exact; exact + checkpointing; estimators only; lean activations (estimators +
+/// saved-tensor codecs); lean (those plus layer-wise 8-bit GaLore, no clipping); lean +
+/// checkpointing; with `--pytorch PYTHON`, PyTorch eager and PyTorch with gradient checkpointing on
+/// the same model and batch. Prints one JSON object (per run: allocator peak by
 /// category, the composition at the total's peak, peak RSS, tokens/s, saved activation bytes, and
 /// ratios to exact) and writes an SVG bar chart (`--chart PATH`) stacking the composition at the peak.
 struct MemoryCommand: ParsableCommand {
@@ -69,13 +70,17 @@ struct MemoryCommand: ParsableCommand {
         let rank = self.rank ?? model.hiddenSize / 4
         let estimators = "default=exact; layers.*=gradlite(rank:\(rank))"
         let codecs = "default=int8; layers.*.attention=bf16"
+        let optimizer = "galore(rank:\(rank),layerwise:on,states:int8)"
+        let leanActivations = ["--estimators", estimators, "--activations", codecs]
+        let lean = leanActivations + ["--optimizer", optimizer, "--clip", "0"]
 
         let runs: [(name: String, flags: [String])] = [
             ("exact", []),
             ("exact + checkpointing", ["--checkpoint-blocks"]),
             ("estimators", ["--estimators", estimators]),
-            ("lean", ["--estimators", estimators, "--activations", codecs]),
-            ("lean + checkpointing", ["--estimators", estimators, "--activations", codecs, "--checkpoint-blocks"]),
+            ("lean activations", leanActivations),
+            ("lean", lean),
+            ("lean + checkpointing", lean + ["--checkpoint-blocks"]),
         ]
         let common = ["--config", configName, "--batch", "\(batch)", "--seq", "\(seq)", "--steps", "\(steps)",
                       "--warmup", "\(warmup)", "--threads", "\(threads)"]
@@ -112,7 +117,7 @@ struct MemoryCommand: ParsableCommand {
             throw RunError("--chart: cannot write \(chartPath): \(error.localizedDescription)")
         }
         return ["config": configName, "batch": batch, "seq": seq, "threads": threads, "timed_steps": steps,
-                "estimators": estimators, "activations": codecs, "runs": results, "chart": chartPath]
+                "estimators": estimators, "activations": codecs, "optimizer": optimizer, "runs": results, "chart": chartPath]
     }
 }
 
