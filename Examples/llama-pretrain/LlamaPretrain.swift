@@ -60,6 +60,7 @@ struct LlamaPretrain: ParsableCommand {
     }
 
     func run() throws {
+        Ranks.start()
         do {
             Interrupt.install()
             installOutOfMemoryExit(tool: "llama-pretrain")
@@ -68,22 +69,39 @@ struct LlamaPretrain: ParsableCommand {
             if let resume {
                 let dir = URL(fileURLWithPath: resume)
                 do {
-                    session = try PretrainSession.resume(from: dir, steps: flags.steps) { flags.applyGiven(shared, to: &$0) }
+                    session = try Ranks.build {
+                        try PretrainSession.resume(from: dir, steps: flags.steps) { flags.applyGiven(shared, to: &$0) }
+                    }
                 } catch var error as ResumeChangeError {
                     error.flag = RunFlags.flag(forKey: error.difference.key)
                     throw error
                 }
                 outURL = shared.out.map { URL(fileURLWithPath: $0) } ?? dir
-                print("resuming \(dir.path) at step \(session.trainer.step) of \(session.configuration.training.steps)")
-                for note in session.resumeNotes { print("note: \(note)") }
+                if Ranks.isLeader {
+                    print("resuming \(dir.path) at step \(session.trainer.step) of \(session.configuration.training.steps)")
+                    for note in session.resumeNotes { print("note: \(note)") }
+                }
             } else {
-                session = try PretrainSession(flags.configuration(shared))
+                let configuration = try flags.configuration(shared)
+                session = try Ranks.build { try PretrainSession(configuration) }
                 outURL = URL(fileURLWithPath: shared.out ?? "runs/default")
             }
+            if let world = Ranks.collective { try session.enableDataParallel(world) }
+            guard Ranks.isLeader else {
+                // Other ranks train in step with rank 0 and write nothing.
+                _ = try session.run(outDirectory: nil, reporter: nil, shouldStop: { false })
+                try Ranks.checkIdenticalWeights(session)
+                Ranks.finish()
+                return
+            }
             printHeader(session)
+            // A Ctrl-C reaches every rank from mpirun; only rank 0 acting on it alone would leave
+            // the others waiting in a collective, so data-parallel runs stop on it at once.
             let summary = try session.run(outDirectory: outURL, reporter: ProgressReporter(),
-                                          shouldStop: { Interrupt.isRequested })
+                                          shouldStop: { Ranks.worldSize == 1 && Interrupt.isRequested })
             printFooter(summary, out: outURL)
+            try Ranks.checkIdenticalWeights(session)
+            defer { Ranks.finish() }
             if sample > 0, let tokenizer = session.tokenizer {
                 var rng = RNG(seed: session.configuration.training.seed, stream: 0x5A3D1E)
                 let ids = session.model.generate(prompt: tokenizer.encode(prompt), count: sample,
@@ -107,6 +125,9 @@ struct LlamaPretrain: ParsableCommand {
         print("memory estimate: \(s.memoryEstimate)")
         print("estimators: \(s.assignment.description)  (the output head is fused with the loss and always exact)")
         print("saved activations: \(s.activationCodecs.description)")
+        if Ranks.worldSize > 1 {
+            print("data parallel: \(Ranks.worldSize) ranks, \(c.training.batch / Ranks.worldSize) sequences each per micro-batch; \((s.trainer.exchange as? DataParallelExchange)?.sketchedWeightCount ?? 0) weights exchange sketches, the rest exact gradients")
+        }
         print("optimizer: \(s.optimizer.description); lr \(t.learningRate), warmup \(t.warmup), cosine to \(t.minLearningRateRatio)× at step \(t.scheduleHorizon), clip \(t.clip), batch \(t.batch)×\(t.seq)×\(t.gradAccum), threads \(c.threads)\(c.checkpointBlocks ? ", checkpointed blocks" : ""), loss chunk \(s.model.lossChunkSize ?? s.modelConfig.defaultLossChunkSize(tokens: t.batch * t.seq)) tokens")
     }
 
@@ -124,8 +145,7 @@ struct LlamaPretrain: ParsableCommand {
 
 /// Prints one line naming the problem and exits non-zero.
 func fail(_ error: Error) -> Never {
-    FileHandle.standardError.write(Data("llama-pretrain: error: \("\(error)".oneLine)\n".utf8))
-    exit(1)
+    Ranks.fail("llama-pretrain: error: \("\(error)".oneLine)")
 }
 
 /// An allocation the memory pre-flight did not foresee ends the program with one line, not a trap.

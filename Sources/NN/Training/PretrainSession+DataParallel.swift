@@ -1,0 +1,58 @@
+import Estimators
+import Foundation
+import Tensor
+
+extension PretrainSession {
+    /// Makes this session one rank of a data-parallel run over `collective` (ALGORITHMS.md §14):
+    /// `--batch` stays the global batch, split evenly across ranks in rank order. Call it on every
+    /// rank before training, after the session (weights, estimators: the same seed on every rank)
+    /// is built; the configuration hash is compared across ranks first.
+    /// - Throws: `RunError` when the configuration cannot run data parallel or differs across ranks.
+    public func enableDataParallel(_ collective: Collective) throws {
+        let ranks = collective.worldSize
+        // Every rank computes the check, so every rank agrees whether to go on.
+        let mismatch = collective.minMax(configurationHash(worldSize: ranks))
+        guard mismatch.min == mismatch.max else {
+            throw RunError("the \(ranks) ranks were started with different configurations (flags, data, tokenizer or checkpoint differ); start every rank with the same command and files")
+        }
+        guard ranks > 1 else { return }
+        let t = configuration.training
+        guard t.batch % ranks == 0 else {
+            throw RunError("--batch \(t.batch) is the global batch and must be divisible by the \(ranks) ranks")
+        }
+        guard !optimizer.updatesDuringBackward else {
+            throw RunError("--optimizer \(configuration.optimizer) updates inside the backward pass, which data parallelism does not support yet; use an optimizer that steps after the backward (e.g. adamw)")
+        }
+        guard modelConfig.moe == nil else {
+            // Routing decides per rank which experts run, so ranks would not meet in the same
+            // collectives, and the load-balancing loss is not a mean of per-rank parts.
+            throw RunError("--moe models cannot train data parallel yet")
+        }
+        trainer.exchange = DataParallelExchange(collective: collective, model: model)
+    }
+
+    /// FNV-1a of everything that must agree across ranks: the configuration, the inputs' content
+    /// fingerprints, the resumed step and the world size.
+    public func configurationHash(worldSize: Int) -> UInt64 {
+        var h = FNV1a()
+        // Sorted keys: dictionary order differs between processes.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = (try? encoder.encode(record)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let bytes = Array("\(json)|step \(trainer.step)|ranks \(worldSize)".utf8)
+        bytes.withUnsafeBytes { h.combine($0) }
+        return h.value
+    }
+}
+
+extension PretrainSession {
+    /// FNV-1a of every parameter's value bytes in model order: equal on all ranks of a
+    /// data-parallel run exactly when their weights are bitwise identical.
+    public func weightsHash() -> UInt64 {
+        var h = FNV1a()
+        for (_, p) in model.namedParameters() {
+            p.value.withUnsafeBufferPointer { h.combine(UnsafeRawBufferPointer($0)) }
+        }
+        return h.value
+    }
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Data-parallel tests (issue 12, ALGORITHMS.md §14): installs Open MPI, builds llama-pretrain with
+# `--traits MPI`, and runs 2 ranks × 1 thread against one process with the same global batch:
+# - exact, haar(rank:16), gradlite(rank:16) with feedback off and on: the same losses step by step
+#   (relative 1e-5 over 5 steps) and identical weights on both ranks (llama-pretrain checks it);
+#   the sketch runs send at most k/n of the bytes of the exact gradients they replace;
+# - faults: a global batch not divisible by the ranks, ranks started with different flags, and a
+#   rank killed mid-run end the job with a non-zero exit (the kill within 30 s).
+# Usage: bash scripts/test_mpi.sh   (SKETCHGRAD_MPI_SCRATCH sets the build folder, default .build-mpi)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh --mpi
+
+scratch=${SKETCHGRAD_MPI_SCRATCH:-.build-mpi}
+swift build -c release --traits MPI --scratch-path "$scratch" --product llama-pretrain
+bin="$scratch/release/llama-pretrain"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export SKETCHGRAD_CACHE="$work/cache"
+mpi=(mpirun --oversubscribe)
+if [ "$(id -u)" -eq 0 ]; then mpi+=(--allow-run-as-root); fi
+mpirun=("${mpi[@]}" -np 2)
+
+# n = 64 for every block matrix but down (n = 128): k = 16 gives k/n ≤ 1/4.
+cat > "$work/tiny.json" <<'JSON'
+{"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 2,
+ "num_hidden_layers": 2, "vocab_size": 384, "max_position_embeddings": 64}
+JSON
+common=(--config "$work/tiny.json" --batch 8 --seq 32 --steps 5 --warmup 2 --eval-every 0 --threads 1)
+
+failures=0
+check() { # NAME COMMAND...: runs a check, reporting its result
+    local name=$1; shift
+    if "$@"; then echo "test_mpi: PASS $name"; else echo "test_mpi: FAIL $name"; failures=$((failures + 1)); fi
+}
+
+pair() { # NAME ESTIMATORS [compare flags...]: one process, then 2 ranks, then compares them
+    local name=$1 est=$2; shift 2
+    "$bin" "${common[@]}" --estimators "$est" --out "$work/$name-1" > "$work/$name-1.log" 2>&1 || { cat "$work/$name-1.log"; return 1; }
+    "${mpirun[@]}" "$bin" "${common[@]}" --estimators "$est" --out "$work/$name-2" > "$work/$name-2.log" 2>&1 || { cat "$work/$name-2.log"; return 1; }
+    grep -q "weights identical on all 2 ranks" "$work/$name-2.log" || { echo "no identical-weights line"; cat "$work/$name-2.log"; return 1; }
+    python3 scripts/compare_mpi_runs.py "$work/$name-1" "$work/$name-2" "$@"
+}
+
+check "exact: 2 ranks = 1 process" pair exact exact
+check "haar(rank:16): 2 ranks = 1 process, sketch bytes ≤ k/n" \
+    pair haar 'haar(rank:16)' --sketch-ratio 0.25 --exact-reference "$work/exact-2"
+check "gradlite(rank:16): 2 ranks = 1 process, sketch bytes ≤ k/n" \
+    pair gradlite 'gradlite(rank:16)' --sketch-ratio 0.25 --exact-reference "$work/exact-2"
+check "gradlite(rank:16,feedback:on): 2 ranks = 1 process, sketch bytes ≤ k/n" \
+    pair gradlite-ef 'gradlite(rank:16,feedback:on)' --sketch-ratio 0.25 --exact-reference "$work/exact-2"
+
+expect_failure() { # PATTERN SECONDS COMMAND...: the command must fail within SECONDS, printing PATTERN
+    local pattern=$1 limit=$2; shift 2
+    local start=$SECONDS
+    if timeout $((limit + 30)) "$@" > "$work/fault.log" 2>&1; then echo "exited 0"; cat "$work/fault.log"; return 1; fi
+    (( SECONDS - start <= limit )) || { echo "took $((SECONDS - start)) s"; return 1; }
+    grep -q -- "$pattern" "$work/fault.log" || { echo "no line matching '$pattern'"; cat "$work/fault.log"; return 1; }
+}
+
+check "a batch not divisible by the ranks is refused" \
+    expect_failure "must be divisible by the 2 ranks" 30 "${mpirun[@]}" "$bin" "${common[@]}" --batch 7 --out "$work/odd"
+check "ranks with different flags are refused" \
+    expect_failure "different configurations" 30 \
+    "${mpi[@]}" -np 1 "$bin" "${common[@]}" --seed 1 --out "$work/mixed" : -np 1 "$bin" "${common[@]}" --seed 2 --out "$work/mixed"
+
+killed_run() { # 2 ranks of a long run; rank 1 is killed with SIGKILL after its first steps
+    rm -f "$work/rank1.pid"
+    "${mpi[@]}" -np 1 "$bin" "${common[@]}" --steps 100000 --out "$work/killed" \
+        : -np 1 bash -c 'echo $$ > "$0"; exec "$@"' "$work/rank1.pid" "$bin" "${common[@]}" --steps 100000 --out "$work/killed" &
+    local job=$!
+    for _ in $(seq 1 100); do [ -s "$work/killed/metrics.jsonl" ] && break; sleep 0.3; done
+    kill -9 "$(cat "$work/rank1.pid")"
+    wait "$job"
+}
+check "a killed rank ends the job" expect_failure "" 30 killed_run
+
+if [ "$failures" -ne 0 ]; then echo "test_mpi: $failures failed"; exit 1; fi
+echo "test_mpi: all passed"
