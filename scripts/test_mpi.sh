@@ -37,8 +37,8 @@ check() { # NAME COMMAND...: runs a check, reporting its result
 
 pair() { # NAME ESTIMATORS [compare flags...]: one process, then 2 ranks, then compares them
     local name=$1 est=$2; shift 2
-    "$bin" "${common[@]}" --estimators "$est" --out "$work/$name-1" > "$work/$name-1.log" 2>&1 || { cat "$work/$name-1.log"; return 1; }
-    "${mpirun[@]}" "$bin" "${common[@]}" --estimators "$est" --out "$work/$name-2" > "$work/$name-2.log" 2>&1 || { cat "$work/$name-2.log"; return 1; }
+    "$bin" "${common[@]}" --estimators "default=$est" --out "$work/$name-1" > "$work/$name-1.log" 2>&1 || { cat "$work/$name-1.log"; return 1; }
+    "${mpirun[@]}" "$bin" "${common[@]}" --estimators "default=$est" --out "$work/$name-2" > "$work/$name-2.log" 2>&1 || { cat "$work/$name-2.log"; return 1; }
     grep -q "weights identical on all 2 ranks" "$work/$name-2.log" || { echo "no identical-weights line"; cat "$work/$name-2.log"; return 1; }
     python3 scripts/compare_mpi_runs.py "$work/$name-1" "$work/$name-2" "$@"
 }

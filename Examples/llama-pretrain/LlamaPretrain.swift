@@ -62,7 +62,8 @@ struct LlamaPretrain: ParsableCommand {
     func run() throws {
         Ranks.start()
         do {
-            Interrupt.install()
+            // A data-parallel run has no clean stop yet: Ctrl-C (mpirun forwards it) ends every rank.
+            if Ranks.worldSize == 1 { Interrupt.install() }
             installOutOfMemoryExit(tool: "llama-pretrain")
             let session: PretrainSession
             let outURL: URL
@@ -82,7 +83,7 @@ struct LlamaPretrain: ParsableCommand {
                     for note in session.resumeNotes { print("note: \(note)") }
                 }
             } else {
-                let configuration = try flags.configuration(shared)
+                let configuration = flags.configuration(shared)
                 session = try Ranks.build { try PretrainSession(configuration) }
                 outURL = URL(fileURLWithPath: shared.out ?? "runs/default")
             }
@@ -95,8 +96,6 @@ struct LlamaPretrain: ParsableCommand {
                 return
             }
             printHeader(session)
-            // A Ctrl-C reaches every rank from mpirun; only rank 0 acting on it alone would leave
-            // the others waiting in a collective, so data-parallel runs stop on it at once.
             let summary = try session.run(outDirectory: outURL, reporter: ProgressReporter(),
                                           shouldStop: { Ranks.worldSize == 1 && Interrupt.isRequested })
             printFooter(summary, out: outURL)

@@ -50,7 +50,7 @@ public final class Communicator {
         MPI_Bcast(&count, 1, sg_uint64(), Int32(root), sg_comm_world())
         var out = rank == root ? bytes : [UInt8](repeating: 0, count: Int(count))
         if count > 0 {
-            out.withUnsafeMutableBytes { MPI_Bcast($0.baseAddress, Int32(count), sg_byte(), Int32(root), sg_comm_world()) }
+            _ = out.withUnsafeMutableBytes { MPI_Bcast($0.baseAddress, Int32(count), sg_byte(), Int32(root), sg_comm_world()) }
         }
         return out
     }
