@@ -5,7 +5,8 @@
 #   (relative 1e-5 over 5 steps) and identical weights on both ranks (llama-pretrain checks it);
 #   the sketch runs send at most k/n of the bytes of the exact gradients they replace;
 # - faults: a global batch not divisible by the ranks, ranks started with different flags, and a
-#   rank killed mid-run end the job with a non-zero exit (the kill within 30 s).
+#   rank killed mid-run end the job with a non-zero exit (the kill within 30 s);
+# - a 2-rank run resumed from rank 0's checkpoint continues as a resumed one-process run.
 # Usage: bash scripts/test_mpi.sh   (SKETCHGRAD_MPI_SCRATCH sets the build folder, default .build-mpi)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +51,17 @@ check "gradlite(rank:16): 2 ranks = 1 process, sketch bytes ≤ k/n" \
     pair gradlite 'gradlite(rank:16)' --sketch-ratio 0.25 --exact-reference "$work/exact-2"
 check "gradlite(rank:16,feedback:on): 2 ranks = 1 process, sketch bytes ≤ k/n" \
     pair gradlite-ef 'gradlite(rank:16,feedback:on)' --sketch-ratio 0.25 --exact-reference "$work/exact-2"
+
+resumed() { # 3 steps then a resume to 5, in one process and in 2 ranks: the same losses
+    local short=("${common[@]}" --steps 3)
+    "$bin" "${short[@]}" --out "$work/resume-1" > "$work/resume.log" 2>&1 &&
+    "$bin" --resume "$work/resume-1" --steps 5 >> "$work/resume.log" 2>&1 &&
+    "${mpirun[@]}" "$bin" "${short[@]}" --out "$work/resume-2" >> "$work/resume.log" 2>&1 &&
+    "${mpirun[@]}" "$bin" --resume "$work/resume-2" --steps 5 >> "$work/resume.log" 2>&1 || { cat "$work/resume.log"; return 1; }
+    python3 scripts/compare_mpi_runs.py "$work/resume-1" "$work/resume-2" &&
+    grep -q '"exchange_bytes_per_step"' "$work/resume-2/summary.json"
+}
+check "resume from rank 0's checkpoint: 2 ranks = 1 process" resumed
 
 expect_failure() { # PATTERN SECONDS COMMAND...: the command must fail within SECONDS, printing PATTERN
     local pattern=$1 limit=$2; shift 2
