@@ -87,7 +87,7 @@ struct LlamaPretrain: ParsableCommand {
                 session = try Ranks.build { try PretrainSession(configuration) }
                 outURL = URL(fileURLWithPath: shared.out ?? "runs/default")
             }
-            if let world = Ranks.collective { try session.enableDataParallel(world) }
+            if let world = Ranks.collective { try session.enableDataParallel(world, bucketBytes: Ranks.bucketBytes) }
             guard Ranks.isLeader else {
                 // Other ranks train in step with rank 0 and write nothing.
                 _ = try session.run(outDirectory: nil, reporter: nil, shouldStop: { false })

@@ -16,6 +16,12 @@ enum Ranks {
     /// Rank 0 alone prints and writes the run's outputs.
     static var isLeader: Bool { rank == 0 }
 
+    /// Bytes per all-reduce of exact gradients: ≈ 25 MB, or `SKETCHGRAD_BUCKET_BYTES` (tests use
+    /// small buckets to exercise many of them on a tiny model).
+    static var bucketBytes: Int {
+        ProcessInfo.processInfo.environment["SKETCHGRAD_BUCKET_BYTES"].flatMap { Int($0) }.map { Swift.max(4, $0) } ?? 25 << 20
+    }
+
     /// Joins the MPI world when mpirun started this process (it sets OMPI_COMM_WORLD_SIZE); a
     /// plain start stays one process without initialising MPI.
     static func start() {

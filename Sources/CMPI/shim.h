@@ -10,3 +10,4 @@ static inline MPI_Op sg_sum(void) { return MPI_SUM; }
 static inline MPI_Op sg_max(void) { return MPI_MAX; }
 static inline MPI_Op sg_min(void) { return MPI_MIN; }
 static inline void *sg_in_place(void) { return MPI_IN_PLACE; }
+static inline MPI_Status *sg_status_ignore(void) { return MPI_STATUS_IGNORE; }

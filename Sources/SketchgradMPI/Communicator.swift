@@ -36,6 +36,38 @@ public final class Communicator {
         }
     }
 
+    /// Starts a sum over ranks in place (MPI_Iallreduce); `buffer` must stay allocated and
+    /// untouched until the request's `wait()`.
+    public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) -> Request {
+        let request = Request()
+        guard size > 1, let base = buffer.baseAddress, buffer.count > 0 else { return request }
+        precondition(buffer.count <= Int(Int32.max), "Communicator: a bucket of \(buffer.count) floats exceeds MPI's count")
+        var r: MPI_Request?
+        MPI_Iallreduce(sg_in_place(), base, Int32(buffer.count), sg_float(), sg_sum(), sg_comm_world(), &r)
+        request.handle = r
+        return request
+    }
+
+    /// A non-blocking operation in flight.
+    public final class Request {
+        var handle: MPI_Request?
+
+        /// Advances the operation without blocking (MPI_Test).
+        public func poll() {
+            guard handle != nil else { return }
+            var done: Int32 = 0
+            MPI_Test(&handle, &done, sg_status_ignore())
+            if done != 0 { handle = nil }
+        }
+
+        /// Blocks until the operation is complete (MPI_Wait).
+        public func wait() {
+            guard handle != nil else { return }
+            MPI_Wait(&handle, sg_status_ignore())
+            handle = nil
+        }
+    }
+
     /// Minimum and maximum of `value` over ranks.
     public func allreduceMinMax(_ value: UInt64) -> (min: UInt64, max: UInt64) {
         var v = value, lo: UInt64 = 0, hi: UInt64 = 0

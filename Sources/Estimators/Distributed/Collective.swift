@@ -10,6 +10,10 @@ public protocol Collective: AnyObject {
     var worldSize: Int { get }
     /// Replaces `buffer` by its element-wise sum over ranks.
     func sumInPlace(_ buffer: UnsafeMutableBufferPointer<Float>)
+    /// Starts summing `buffer` over ranks and returns at once; the sum is in `buffer` after the
+    /// returned operation's `wait()`. The buffer must stay allocated and untouched until then.
+    /// Default: the blocking `sumInPlace`, done before returning.
+    func startSum(_ buffer: UnsafeMutableBufferPointer<Float>) -> PendingSum
     /// Returns (minimum, maximum) of `value` over ranks (used to compare configuration hashes).
     func minMax(_ value: UInt64) -> (min: UInt64, max: UInt64)
     /// Returns rank 0's bytes on every rank (`bytes` is ignored elsewhere).
@@ -18,6 +22,29 @@ public protocol Collective: AnyObject {
     func barrier()
     /// Ends every rank of the job with `code` (never returns).
     func abort(code: Int32) -> Never
+}
+
+/// A sum in flight (`Collective.startSum`).
+public protocol PendingSum: AnyObject {
+    /// Lets the transport advance the sum (MPI progresses non-blocking collectives only inside
+    /// MPI calls); never blocks.
+    func poll()
+    /// Blocks until the sum is in the buffer.
+    func wait()
+}
+
+/// A sum that was complete when it was started.
+public final class CompletedSum: PendingSum {
+    public init() {}
+    public func poll() {}
+    public func wait() {}
+}
+
+extension Collective {
+    public func startSum(_ buffer: UnsafeMutableBufferPointer<Float>) -> PendingSum {
+        sumInPlace(buffer)
+        return CompletedSum()
+    }
 }
 
 /// The one-process collective: every reduction is the identity.

@@ -3,32 +3,63 @@ import Estimators
 import Tensor
 
 /// Data parallelism over a `Collective` (ALGORITHMS.md §14): exact gradients are mean
-/// all-reduced in buckets after the backward; weights whose estimator is a projection estimator
-/// are skipped, because their estimator already formed Ĝ from the mean over ranks of its sketch
-/// `P` during the backward (`SketchExchange`, installed by `init`).
+/// all-reduced in buckets of ~25 MB, started from the gradient-complete hooks while the backward
+/// continues and finished before the optimizer step; weights whose estimator is a projection
+/// estimator are skipped, because their estimator already formed Ĝ from the mean over ranks of
+/// its sketch `P` during the backward (`SketchExchange`, installed by `init`).
 ///
-/// Buckets: gradients are packed in parameter order into one reusable buffer of at most
-/// `bucketFloats` floats (a larger gradient is sent on its own), so a step makes a few large
-/// all-reduces instead of one per tensor.
+/// Buckets: as the last backward of a step completes each exact gradient, it is copied into the
+/// open bucket; a bucket that reaches `bucketFloats` floats starts its non-blocking sum (a larger
+/// gradient is a bucket of its own). `exchangeGradients` adds the gradients no hook delivered, in
+/// parameter order, starts the last bucket, waits for all and writes the means back. Every rank
+/// runs the same graph, so the hooks fire in the same order and the buckets match across ranks.
 public final class DataParallelExchange: GradientExchange {
     public let collective: Collective
     /// Default ≈ 25 MB of floats per bucket.
     public let bucketFloats: Int
     private let sketched: Set<ObjectIdentifier>
+    /// The exact parameters in parameter order (those the exchange averages).
+    private let exact: [Parameter]
     private let traffic = ExchangeTraffic()
-    private var bucket: [Float] = []
+    /// Buffers reused from step to step (the bucket layout is the same every step).
+    private var pool: [UnsafeMutableBufferPointer<Float>] = []
+    private var buckets: [Bucket] = []
+    private var open = Bucket()
+    private var queued = Set<ObjectIdentifier>()
+    /// Whether the backward in flight is the step's last (hooks of earlier micro-batches would see
+    /// partial sums).
+    private var armed = false
+
+    private struct Bucket {
+        var members: [Parameter] = []
+        var floats = 0
+        var buffer: UnsafeMutableBufferPointer<Float>?
+        var pending: PendingSum?
+    }
 
     /// - Parameters:
-    ///   - model: its projection-estimator weights are exchanged as sketches.
+    ///   - model: its projection-estimator weights are exchanged as sketches; hooks are added to
+    ///     its other trainable parameters.
     ///   - bucketBytes: target size of one all-reduce of exact gradients.
     public init(collective: Collective, model: Module, bucketBytes: Int = 25 << 20) {
         self.collective = collective
         bucketFloats = Swift.max(1, bucketBytes / 4)
-        sketched = Set(model.namedLinears.compactMap { _, layer in
+        let sketched = Set(model.namedLinears.compactMap { _, layer in
             DataParallelExchange.exchangesSketch(layer.estimator) ? ObjectIdentifier(layer.weight) : nil
         })
+        self.sketched = sketched
+        var seen = Set<ObjectIdentifier>()
+        exact = model.parameters.filter { p in
+            let id = ObjectIdentifier(p)
+            return p.requiresGrad && !sketched.contains(id) && seen.insert(id).inserted
+        }
         SketchExchange.collective = collective
         SketchExchange.traffic.reset()
+        for p in exact { p.onGradientComplete { [weak self] in self?.gradientCompleted($0) } }
+    }
+
+    deinit {
+        for b in pool { b.deallocate() }
     }
 
     /// Whether `estimator` hands its P to `SketchExchange` (the projection kinds).
@@ -45,56 +76,67 @@ public final class DataParallelExchange: GradientExchange {
         SketchExchange.traffic.reset()
     }
 
-    public func exchangeGradients(_ parameters: [Parameter]) {
-        var seen = Set<ObjectIdentifier>()
-        // Every rank walks the same list in the same order, so the buckets match across ranks.
-        // A parameter without a gradient on this rank (e.g. an expert no token reached) sends
-        // zeros and takes the mean, so every rank sends the same sizes.
-        let exact = parameters.filter { p in
-            let id = ObjectIdentifier(p)
-            return !sketched.contains(id) && seen.insert(id).inserted
-        }
-        var start = 0
-        while start < exact.count {
-            var end = start, floats = 0
-            while end < exact.count, end == start || floats + exact[end].value.count <= bucketFloats {
-                floats += exact[end].value.count
-                end += 1
-            }
-            reduceBucket(Array(exact[start..<end]), floats: floats)
-            start = end
-        }
+    public func willRunBackward(isLast: Bool) { armed = isLast }
+
+    private func gradientCompleted(_ p: Parameter) {
+        guard armed, queued.insert(ObjectIdentifier(p)).inserted else { return }
+        add(p)
+        for b in buckets { b.pending?.poll() }
     }
 
-    /// Packs the bucket's gradients, sums them over ranks, and unpacks the mean.
-    private func reduceBucket(_ group: [Parameter], floats: Int) {
-        if bucket.count < floats { bucket = [Float](repeating: 0, count: floats) }
-        let scale = 1 / Float(worldSize)
-        bucket.withUnsafeMutableBufferPointer { buffer in
-            var offset = 0
-            for p in group {
-                let n = p.value.count
-                if let g = p.grad {
-                    g.withUnsafeBufferPointer { src in
-                        for i in 0..<n { buffer[offset + i] = src[i] }
-                    }
-                } else {
-                    for i in 0..<n { buffer[offset + i] = 0 }
-                }
-                offset += n
+    /// Copies `p`'s gradient (zeros when it has none) into the open bucket, starting it when full.
+    private func add(_ p: Parameter) {
+        let n = p.value.count
+        if !open.members.isEmpty && open.floats + n > bucketFloats { startOpen() }
+        if open.buffer == nil {
+            let index = buckets.count
+            let capacity = Swift.max(bucketFloats, n)
+            if index == pool.count || pool[index].count < capacity {
+                let fresh = UnsafeMutableBufferPointer<Float>.allocate(capacity: capacity)
+                if index == pool.count { pool.append(fresh) } else { pool[index].deallocate(); pool[index] = fresh }
             }
-            collective.sumInPlace(UnsafeMutableBufferPointer(rebasing: buffer[0..<floats]))
-            offset = 0
-            for p in group {
+            open.buffer = pool[index]
+        }
+        let dst = open.buffer!.baseAddress! + open.floats
+        if let g = p.grad {
+            g.withUnsafeBufferPointer { src in dst.update(from: src.baseAddress!, count: n) }
+        } else {
+            dst.update(repeating: 0, count: n)
+        }
+        open.members.append(p)
+        open.floats += n
+        if open.floats >= bucketFloats { startOpen() }
+    }
+
+    private func startOpen() {
+        guard !open.members.isEmpty else { return }
+        open.pending = collective.startSum(UnsafeMutableBufferPointer(rebasing: open.buffer![0..<open.floats]))
+        traffic.add(open.floats * 4, .exact)
+        buckets.append(open)
+        open = Bucket()
+    }
+
+    public func exchangeGradients(_ parameters: [Parameter]) {
+        armed = false
+        // What no hook delivered (a single-backward caller that did not arm, unused parameters),
+        // in parameter order on every rank.
+        for p in exact where queued.insert(ObjectIdentifier(p)).inserted { add(p) }
+        startOpen()
+        let scale = 1 / Float(worldSize)
+        for b in buckets {
+            b.pending?.wait()
+            var offset = 0
+            for p in b.members {
                 let n = p.value.count
                 if p.grad == nil { p.grad = Memory.withCategory(.gradient) { Tensor.zeros(p.shape) } }
                 p.grad!.withUnsafeMutableBufferPointer { dst in
-                    for i in 0..<n { dst[i] = buffer[offset + i] * scale }
+                    for i in 0..<n { dst[i] = b.buffer![offset + i] * scale }
                 }
                 offset += n
             }
         }
-        traffic.add(floats * 4, .exact)
+        buckets.removeAll(keepingCapacity: true)
+        queued.removeAll(keepingCapacity: true)
     }
 
     public func meanOverRanks(_ value: Float) -> Float {

@@ -14,7 +14,11 @@ public protocol GradientExchange: AnyObject {
     var worldSize: Int { get }
     /// Called at the start of a step (resets the step's byte counts).
     func beginStep()
-    /// Replaces every gradient the estimators have not already exchanged by its mean over ranks.
+    /// Called before each backward of the step; `isLast` for the one that completes the
+    /// gradients (an exchange may start sending them from the gradient-complete hooks).
+    func willRunBackward(isLast: Bool)
+    /// Replaces every gradient the estimators have not already exchanged by its mean over ranks
+    /// (finishing what the hooks started).
     func exchangeGradients(_ parameters: [Parameter])
     /// The mean of `value` over ranks (the step's loss, for the metrics).
     func meanOverRanks(_ value: Float) -> Float
@@ -38,6 +42,7 @@ public final class SingleProcessExchange: GradientExchange {
     public var rank: Int { 0 }
     public var worldSize: Int { 1 }
     public func beginStep() {}
+    public func willRunBackward(isLast: Bool) {}
     public func exchangeGradients(_ parameters: [Parameter]) {}
     public func meanOverRanks(_ value: Float) -> Float { value }
     public var bytesThisStep: [String: Int]? { nil }

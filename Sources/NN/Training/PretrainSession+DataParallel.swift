@@ -7,8 +7,9 @@ extension PretrainSession {
     /// `--batch` stays the global batch, split evenly across ranks in rank order. Call it on every
     /// rank before training, after the session (weights, estimators: the same seed on every rank)
     /// is built; the configuration hash is compared across ranks first.
+    /// - Parameter bucketBytes: size of one all-reduce of exact gradients (default ≈ 25 MB).
     /// - Throws: `RunError` when the configuration cannot run data parallel or differs across ranks.
-    public func enableDataParallel(_ collective: Collective) throws {
+    public func enableDataParallel(_ collective: Collective, bucketBytes: Int = 25 << 20) throws {
         let ranks = collective.worldSize
         // Every rank computes the check, so every rank agrees whether to go on.
         let mismatch = collective.minMax(configurationHash(worldSize: ranks))
@@ -28,7 +29,7 @@ extension PretrainSession {
             // collectives, and the load-balancing loss is not a mean of per-rank parts.
             throw RunError("--moe models cannot train data parallel yet")
         }
-        trainer.exchange = DataParallelExchange(collective: collective, model: model)
+        trainer.exchange = DataParallelExchange(collective: collective, model: model, bucketBytes: bucketBytes)
     }
 
     /// FNV-1a of everything that must agree across ranks: the configuration, the inputs' content

@@ -86,6 +86,7 @@ public final class Trainer {
             let t1 = monotonicSeconds()
             savedPeak = max(savedPeak, Tape.current.savedBytes)
             lossSum += loss.value.item
+            exchange.willRunBackward(isLast: micro == options.gradAccum - 1)
             (options.gradAccum > 1 ? loss * scale : loss).backward()
             backward += monotonicSeconds() - t1
             forward += t1 - t0

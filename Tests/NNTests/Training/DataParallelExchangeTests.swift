@@ -28,12 +28,13 @@ private final class MirrorRanks: Collective {
 final class DataParallelExchangeTests: XCTestCase {
     override func tearDown() { SketchExchange.collective = nil }
 
-    func trainer(estimators: String) throws -> Trainer {
+    func trainer(estimators: String, accumulate: Int = 1) throws -> Trainer {
         var rng = RNG(seed: 7)
         let model = LlamaModel(config: tinyLlamaConfig(), rng: &rng)
         _ = model.assignEstimators(try EstimatorAssignment(parsing: estimators), seed: 1, skip: { $0 == "head" })
         var options = TrainingOptions()
         options.batch = 4; options.seq = 8; options.steps = 10; options.warmup = 0; options.clip = 1
+        options.gradAccum = accumulate
         let opt = try OptimizerSpec(parsing: "adamw").make(parameters: model.namedParameters(), learningRate: 1e-2,
                                                            weightDecay: 0, seed: 0)
         return Trainer(model: model, optimizer: opt, data: TokenDataset(tokens: randomTokenIDs(2000, vocab: 50, seed: 8)),
@@ -93,11 +94,29 @@ final class DataParallelExchangeTests: XCTestCase {
         }
     }
 
+    /// A world of one through the whole exchange path (hooks filling buckets during the backward,
+    /// the rest after, the means written back) must leave the one-process run bit for bit, with
+    /// and without accumulation over micro-batches.
+    func testBucketsFilledFromHooksWriteBackEveryGradient() throws {
+        for accumulate in [1, 2] {
+            let one = try trainer(estimators: "default=exact", accumulate: accumulate)
+            let world = try trainer(estimators: "default=exact", accumulate: accumulate)
+            let ranks = MirrorRanks(1)
+            world.exchange = DataParallelExchange(collective: ranks, model: world.model, bucketBytes: 4 * 700)
+            for _ in 0..<3 { XCTAssertEqual(one.trainStep().loss, world.trainStep().loss, "accumulate \(accumulate)") }
+            XCTAssertGreaterThan(ranks.sums.count, 3 * 2)
+            let a = one.model.namedParameters().map { $0.1.value.scalars }, b = world.model.namedParameters().map { $0.1.value.scalars }
+            XCTAssertEqual(a, b, "accumulate \(accumulate)")
+            SketchExchange.collective = nil
+        }
+    }
+
     func testSharesAreContiguousInRankOrder() {
         final class Rank: GradientExchange {
             let rank: Int, worldSize: Int
             init(_ r: Int, of w: Int) { rank = r; worldSize = w }
             func beginStep() {}
+            func willRunBackward(isLast: Bool) {}
             func exchangeGradients(_ parameters: [Parameter]) {}
             func meanOverRanks(_ value: Float) -> Float { value }
             var bytesThisStep: [String: Int]? { nil }
