@@ -6,6 +6,8 @@
 #   the sketch runs send at most k/n of the bytes of the exact gradients they replace;
 # - faults: a global batch not divisible by the ranks, ranks started with different flags, and a
 #   rank killed mid-run end the job with a non-zero exit (the kill within 30 s);
+# - --dp-compress powersgd(rank:4): the loss falls over 20 steps and the compressed steps send at
+#   most (m+n)·r/(m·n) of the exact bytes they replace;
 # - a 2-rank run resumed from rank 0's checkpoint continues as a resumed one-process run.
 # Usage: bash scripts/test_mpi.sh   (SKETCHGRAD_MPI_SCRATCH sets the build folder, default .build-mpi)
 set -euo pipefail
@@ -60,6 +62,15 @@ check "gradlite(rank:16): 2 ranks = 1 process, sketch bytes ≤ k/n" \
     pair gradlite 'gradlite(rank:16)' --sketch-ratio 0.25 --exact-reference "$work/exact-2"
 check "gradlite(rank:16,feedback:on): 2 ranks = 1 process, sketch bytes ≤ k/n" \
     pair gradlite-ef 'gradlite(rank:16,feedback:on)' --sketch-ratio 0.25 --exact-reference "$work/exact-2"
+
+powersgd() { # 20 steps with PowerSGD rank 4 (plain for the first 10): trains, and sends ≤ (m+n)·r/(m·n)
+    "${mpirun[@]}" "$bin" "${common[@]}" --steps 20 --dp-compress 'powersgd(rank:4)' --out "$work/powersgd" \
+        > "$work/powersgd.log" 2>&1 || { cat "$work/powersgd.log"; return 1; }
+    grep -q "weights identical on all 2 ranks" "$work/powersgd.log" || { cat "$work/powersgd.log"; return 1; }
+    # the largest (m+n)·4/(m·n) of the tiny model's matrices: 64×64 → 0.125
+    python3 scripts/check_powersgd_run.py "$work/powersgd" "$work/exact-2" 0.125
+}
+check "powersgd(rank:4): trains and sends ≤ (m+n)·r/(m·n) of exact's bytes" powersgd
 
 resumed() { # 3 steps then a resume to 5, in one process and in 2 ranks: the same losses
     local short=("${common[@]}" --steps 3)

@@ -45,6 +45,9 @@ struct LlamaPretrain: ParsableCommand {
     @Option(help: "Continue the run saved in this --out folder from its newest complete checkpoint; an interrupted run resumed with the same --steps and thread count is bit-identical to the uninterrupted one. The run's configuration, data and tokenizer are checked: only --steps (the new total) and --threads may change; other flags must match the run or be left out. Example: --resume runs/exact --steps 400")
     var resume: String?
 
+    @Option(help: "Data parallel (mpirun with the MPI build): compress the exact gradient matrices with PowerSGD (error feedback, warm start, plain all-reduce for the first 10 steps), or none (default). Example: --dp-compress 'powersgd(rank:4)'")
+    var dpCompress = "none"
+
     @Option(help: "Generate N tokens from --prompt at the end. Example: --sample 100")
     var sample = 0
 
@@ -56,6 +59,7 @@ struct LlamaPretrain: ParsableCommand {
 
     func validate() throws {
         guard (0...100_000).contains(sample) else { throw ValidationError("--sample must be in 0...100000, got \(sample)") }
+        do { _ = try PretrainSession.parseCompression(dpCompress) } catch { throw ValidationError("\(error)") }
         guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be a finite number ≥ 0, got \(temperature)") }
     }
 
@@ -87,7 +91,7 @@ struct LlamaPretrain: ParsableCommand {
                 session = try Ranks.build { try PretrainSession(configuration) }
                 outURL = URL(fileURLWithPath: shared.out ?? "runs/default")
             }
-            if let world = Ranks.collective { try session.enableDataParallel(world, bucketBytes: Ranks.bucketBytes) }
+            if let world = Ranks.collective { try session.enableDataParallel(world, bucketBytes: Ranks.bucketBytes, compression: dpCompress) }
             guard Ranks.isLeader else {
                 // Other ranks train in step with rank 0 and write nothing.
                 _ = try session.run(outDirectory: nil, reporter: nil, shouldStop: { false })

@@ -20,6 +20,7 @@ final class ProgressReporter: RunReporter {
         if let sent = m.exchangeBytes {
             // Data parallel: what this rank sent in the step's all-reduces.
             text += "  sent exact \(formatExchange(sent["exact"] ?? 0)) sketch \(formatExchange(sent["sketch"] ?? 0))"
+            if let p = sent["powersgd"], p > 0 { text += " powersgd \(formatExchange(p))" }
         }
         if isTerminal {
             let width = 24, filled = width * m.step / max(totalSteps, 1)

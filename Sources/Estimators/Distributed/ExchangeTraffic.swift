@@ -4,6 +4,8 @@ public enum ExchangeCategory: String, CaseIterable, Sendable {
     case exact
     /// Projection estimators' `P = δᵀ z` (m×k) and adaptive refreshes' `xᵀ(x V)` (n×k).
     case sketch
+    /// PowerSGD's factors P (m×r) and Q (n×r) of exact matrices.
+    case powerSGD = "powersgd"
     /// Scalars: the step's loss and skip decision.
     case norms
 }

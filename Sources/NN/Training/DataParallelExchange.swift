@@ -26,6 +26,11 @@ public final class DataParallelExchange: GradientExchange {
     private var buckets: [Bucket] = []
     private var open = Bucket()
     private var queued = Set<ObjectIdentifier>()
+    /// Compression of the exact matrices (nil: plain all-reduce).
+    public let powerSGD: PowerSGDCompression?
+    /// The exact parameters PowerSGD compresses (when it is past its plain steps).
+    private let compressible: [Parameter]
+    private let compressibleIDs: Set<ObjectIdentifier>
     /// Whether the backward in flight is the step's last (hooks of earlier micro-batches would see
     /// partial sums).
     private var armed = false
@@ -41,7 +46,8 @@ public final class DataParallelExchange: GradientExchange {
     ///   - model: its projection-estimator weights are exchanged as sketches; hooks are added to
     ///     its other trainable parameters.
     ///   - bucketBytes: target size of one all-reduce of exact gradients.
-    public init(collective: Collective, model: Module, bucketBytes: Int = 25 << 20) {
+    ///   - powerSGD: compresses the exact matrices (ALGORITHMS.md §14), or nil.
+    public init(collective: Collective, model: Module, bucketBytes: Int = 25 << 20, powerSGD: PowerSGDCompression? = nil) {
         self.collective = collective
         bucketFloats = Swift.max(1, bucketBytes / 4)
         let sketched = Set(model.namedLinears.compactMap { _, layer in
@@ -49,10 +55,14 @@ public final class DataParallelExchange: GradientExchange {
         })
         self.sketched = sketched
         var seen = Set<ObjectIdentifier>()
-        exact = model.parameters.filter { p in
+        let exact = model.parameters.filter { p in
             let id = ObjectIdentifier(p)
             return p.requiresGrad && !sketched.contains(id) && seen.insert(id).inserted
         }
+        self.exact = exact
+        self.powerSGD = powerSGD
+        compressible = powerSGD.map { c in exact.filter { c.compresses($0) } } ?? []
+        compressibleIDs = Set(compressible.map(ObjectIdentifier.init))
         SketchExchange.collective = collective
         SketchExchange.traffic.reset()
         for p in exact { p.onGradientComplete { [weak self] in self?.gradientCompleted($0) } }
@@ -78,8 +88,13 @@ public final class DataParallelExchange: GradientExchange {
 
     public func willRunBackward(isLast: Bool) { armed = isLast }
 
+    /// Whether `p` goes through PowerSGD this step instead of a bucket.
+    private func isCompressed(_ p: Parameter) -> Bool {
+        powerSGD?.isCompressing == true && compressibleIDs.contains(ObjectIdentifier(p))
+    }
+
     private func gradientCompleted(_ p: Parameter) {
-        guard armed, queued.insert(ObjectIdentifier(p)).inserted else { return }
+        guard armed, !isCompressed(p), queued.insert(ObjectIdentifier(p)).inserted else { return }
         add(p)
         for b in buckets { b.pending?.poll() }
     }
@@ -120,8 +135,13 @@ public final class DataParallelExchange: GradientExchange {
         armed = false
         // What no hook delivered (a single-backward caller that did not arm, unused parameters),
         // in parameter order on every rank.
-        for p in exact where queued.insert(ObjectIdentifier(p)).inserted { add(p) }
+        for p in exact where !isCompressed(p) && queued.insert(ObjectIdentifier(p)).inserted { add(p) }
         startOpen()
+        // PowerSGD's two blocking rounds run while the buckets are in flight.
+        if let power = powerSGD {
+            let floats = power.exchange(power.isCompressing ? compressible : [], over: collective)
+            traffic.add(floats * 4, .powerSGD)
+        }
         let scale = 1 / Float(worldSize)
         for b in buckets {
             b.pending?.wait()

@@ -27,7 +27,7 @@ public struct RunSummary: Codable, Sendable {
     /// (step, validation loss) pairs.
     public var validationCurve: [[Float]]
     /// Data parallel: the number of ranks and the mean bytes each rank sent per step by
-    /// category (`exact`, `sketch`, `norms`); nil in one process.
+    /// category (`exact`, `sketch`, `powersgd`, `norms`); nil in one process.
     public var worldSize: Int? = nil
     public var exchangeBytesPerStep: [String: Int]? = nil
 

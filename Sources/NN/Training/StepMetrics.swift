@@ -22,7 +22,7 @@ public struct StepMetrics: Codable, Sendable {
     /// True when the update was skipped because the gradient norm was not finite (nil otherwise).
     public var skipped: Bool?
     /// Data parallel: bytes this rank sent in the step's all-reduces by category (`exact`,
-    /// `sketch`, `norms`); nil in one process.
+    /// `sketch`, `powersgd`, `norms`); nil in one process.
     public var exchangeBytes: [String: Int]?
 
     enum CodingKeys: String, CodingKey {

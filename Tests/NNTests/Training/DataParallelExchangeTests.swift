@@ -111,6 +111,27 @@ final class DataParallelExchangeTests: XCTestCase {
         }
     }
 
+    /// PowerSGD after its plain steps: each compressible matrix sends (m + n)·r floats, the rest
+    /// stays exact, and the step still trains on finite gradients.
+    func testPowerSGDSendsTheFactorsOfEachMatrix() throws {
+        let t = try trainer(estimators: "default=exact")
+        let power = PowerSGDCompression(rank: 2, plainSteps: 1, seed: 3)
+        let exchange = DataParallelExchange(collective: MirrorRanks(2), model: t.model, powerSGD: power)
+        t.exchange = exchange
+        let plain = t.trainStep()
+        XCTAssertEqual(plain.exchangeBytes?["powersgd"], 0)
+        let compressed = t.trainStep()
+        let matrices = t.model.parameters.filter { $0.requiresGrad && power.compresses($0) }
+        XCTAssertFalse(matrices.isEmpty)
+        XCTAssertEqual(compressed.exchangeBytes?["powersgd"], matrices.reduce(0) { $0 + ($1.shape[0] + $1.shape[1]) * 2 * 4 })
+        let rest = t.model.parameters.filter { $0.requiresGrad && !power.compresses($0) }.reduce(0) { $0 + $1.value.count }
+        XCTAssertEqual(compressed.exchangeBytes?["exact"], rest * 4)
+        XCTAssertTrue(compressed.loss.isFinite && compressed.gradNorm!.isFinite)
+        XCTAssertThrowsError(try PretrainSession.parseCompression("powersgd(rank:0)"))
+        XCTAssertEqual(try PretrainSession.parseCompression("powersgd"), 4)
+        XCTAssertNil(try PretrainSession.parseCompression("none"))
+    }
+
     func testSharesAreContiguousInRankOrder() {
         final class Rank: GradientExchange {
             let rank: Int, worldSize: Int
