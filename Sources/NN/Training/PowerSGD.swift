@@ -51,14 +51,16 @@ public final class PowerSGDCompression {
         defer { step += 1 }
         guard isCompressing, !matrices.isEmpty else { return 0 }
         let ranks = Float(collective.worldSize)
+        // M = G + E is formed in the gradient's own buffer and, once Ĝ replaces the gradient,
+        // becomes the new E in place: no extra gradient-sized buffer per matrix.
         var ms: [Tensor] = []
         var ps: [Tensor] = []
         for (index, p) in matrices.enumerated() {
             let s = state(of: p, index: index)
-            var m = p.grad ?? Tensor.zeros(p.shape)
-            m.addScaled(s.error)                                    // M = G + E
-            ms.append(m)
-            ps.append(Tensor.matmul(m, s.q))                        // P = M Q, (m, r)
+            if p.grad == nil { p.grad = Memory.withCategory(.gradient) { Tensor.zeros(p.shape) } }
+            p.grad!.addScaled(s.error)                              // M = G + E
+            ms.append(p.grad!)
+            ps.append(Tensor.matmul(p.grad!, s.q))                  // P = M Q, (m, r)
         }
         var sent = meanInPlace(&ps, collective, ranks)
         ps = ps.map { Stiefel.orthonormalize($0) }
@@ -67,13 +69,13 @@ public final class PowerSGDCompression {
         for (index, p) in matrices.enumerated() {
             let s = states[ObjectIdentifier(p)]!
             let estimate = Memory.withCategory(.gradient) { Tensor.matmul(ps[index], qs[index], transposeB: true) }   // Ĝ = P Qᵀ
-            s.error = Memory.withCategory(.optimizer) { () -> Tensor in
-                var residual = ms[index]
-                residual.addScaled(estimate, -1)                    // E = M − Ĝ
-                return residual
-            }
+            var residual = ms[index]
+            ms[index] = Tensor.zeros([0])
+            p.grad = estimate                                       // residual now holds M's buffer alone
+            residual.addScaled(estimate, -1)                        // E = M − Ĝ
+            residual.storage.recategorize(.optimizer)
+            s.error = residual
             s.q = qs[index].copy(category: .optimizer)
-            p.grad = estimate
         }
         return sent
     }
