@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -10,6 +10,9 @@ let package = Package(
         .executable(name: "llama-pretrain", targets: ["llama-pretrain"]),
         .executable(name: "llama-gradients", targets: ["llama-gradients"]),
     ],
+    // `MPI` (off by default) builds llama-pretrain with data parallelism over Open MPI
+    // (`swift build --traits MPI`); the default build needs no MPI headers or libraries.
+    traits: [.trait(name: "MPI", description: "Data-parallel training over Open MPI (libopenmpi-dev)")],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
@@ -18,10 +21,16 @@ let package = Package(
             name: "COpenBLAS",
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "Tensor", dependencies: ["COpenBLAS"]),
         .target(name: "Autograd", dependencies: ["Tensor"]),
         .target(name: "Estimators", dependencies: ["Tensor", "Autograd"]),
         .target(name: "NN", dependencies: ["Tensor", "Autograd", "Estimators"]),
+        // The MPI communicator; its code is under `#if MPI`, so without the trait it is empty.
+        .target(name: "SketchgradMPI", dependencies: ["Estimators", .target(name: "CMPI", condition: .when(traits: ["MPI"]))]),
 
         .executableTarget(
             name: "sketchgrad-bench",
@@ -31,6 +40,7 @@ let package = Package(
         .executableTarget(
             name: "llama-pretrain",
             dependencies: ["Tensor", "Autograd", "Estimators", "NN",
+                           .target(name: "SketchgradMPI", condition: .when(traits: ["MPI"])),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/llama-pretrain"),
         .executableTarget(

@@ -45,6 +45,9 @@ struct LlamaPretrain: ParsableCommand {
     @Option(help: "Continue the run saved in this --out folder from its newest complete checkpoint; an interrupted run resumed with the same --steps and thread count is bit-identical to the uninterrupted one. The run's configuration, data and tokenizer are checked: only --steps (the new total) and --threads may change; other flags must match the run or be left out. Example: --resume runs/exact --steps 400")
     var resume: String?
 
+    @Option(help: "Data parallel (mpirun with the MPI build): compress the exact gradient matrices with PowerSGD (error feedback, warm start, plain all-reduce for the first 10 steps), or none (default). Example: --dp-compress 'powersgd(rank:4)'")
+    var dpCompress = "none"
+
     @Option(help: "Generate N tokens from --prompt at the end. Example: --sample 100")
     var sample = 0
 
@@ -56,34 +59,52 @@ struct LlamaPretrain: ParsableCommand {
 
     func validate() throws {
         guard (0...100_000).contains(sample) else { throw ValidationError("--sample must be in 0...100000, got \(sample)") }
+        do { _ = try PretrainSession.parseCompression(dpCompress) } catch { throw ValidationError("\(error)") }
         guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be a finite number ≥ 0, got \(temperature)") }
     }
 
     func run() throws {
+        Ranks.start()
         do {
-            Interrupt.install()
+            // A data-parallel run has no clean stop yet: Ctrl-C (mpirun forwards it) ends every rank.
+            if Ranks.worldSize == 1 { Interrupt.install() }
             installOutOfMemoryExit(tool: "llama-pretrain")
             let session: PretrainSession
             let outURL: URL
             if let resume {
                 let dir = URL(fileURLWithPath: resume)
                 do {
-                    session = try PretrainSession.resume(from: dir, steps: flags.steps) { flags.applyGiven(shared, to: &$0) }
+                    session = try Ranks.build {
+                        try PretrainSession.resume(from: dir, steps: flags.steps) { flags.applyGiven(shared, to: &$0) }
+                    }
                 } catch var error as ResumeChangeError {
                     error.flag = RunFlags.flag(forKey: error.difference.key)
                     throw error
                 }
                 outURL = shared.out.map { URL(fileURLWithPath: $0) } ?? dir
-                print("resuming \(dir.path) at step \(session.trainer.step) of \(session.configuration.training.steps)")
-                for note in session.resumeNotes { print("note: \(note)") }
+                if Ranks.isLeader {
+                    print("resuming \(dir.path) at step \(session.trainer.step) of \(session.configuration.training.steps)")
+                    for note in session.resumeNotes { print("note: \(note)") }
+                }
             } else {
-                session = try PretrainSession(flags.configuration(shared))
+                let configuration = flags.configuration(shared)
+                session = try Ranks.build { try PretrainSession(configuration) }
                 outURL = URL(fileURLWithPath: shared.out ?? "runs/default")
+            }
+            if let world = Ranks.collective { try session.enableDataParallel(world, bucketBytes: Ranks.bucketBytes, compression: dpCompress) }
+            guard Ranks.isLeader else {
+                // Other ranks train in step with rank 0 and write nothing.
+                _ = try session.run(outDirectory: nil, reporter: nil, shouldStop: { false })
+                try Ranks.checkIdenticalWeights(session)
+                Ranks.finish()
+                return
             }
             printHeader(session)
             let summary = try session.run(outDirectory: outURL, reporter: ProgressReporter(),
-                                          shouldStop: { Interrupt.isRequested })
+                                          shouldStop: { Ranks.worldSize == 1 && Interrupt.isRequested })
             printFooter(summary, out: outURL)
+            try Ranks.checkIdenticalWeights(session)
+            defer { Ranks.finish() }
             if sample > 0, let tokenizer = session.tokenizer {
                 var rng = RNG(seed: session.configuration.training.seed, stream: 0x5A3D1E)
                 let ids = session.model.generate(prompt: tokenizer.encode(prompt), count: sample,
@@ -107,6 +128,9 @@ struct LlamaPretrain: ParsableCommand {
         print("memory estimate: \(s.memoryEstimate)")
         print("estimators: \(s.assignment.description)  (the output head is fused with the loss and always exact)")
         print("saved activations: \(s.activationCodecs.description)")
+        if Ranks.worldSize > 1 {
+            print("data parallel: \(Ranks.worldSize) ranks, \(c.training.batch / Ranks.worldSize) sequences each per micro-batch; \((s.trainer.exchange as? DataParallelExchange)?.sketchedWeightCount ?? 0) weights exchange sketches, the rest exact gradients")
+        }
         print("optimizer: \(s.optimizer.description); lr \(t.learningRate), warmup \(t.warmup), cosine to \(t.minLearningRateRatio)× at step \(t.scheduleHorizon), clip \(t.clip), batch \(t.batch)×\(t.seq)×\(t.gradAccum), threads \(c.threads)\(c.checkpointBlocks ? ", checkpointed blocks" : ""), loss chunk \(s.model.lossChunkSize ?? s.modelConfig.defaultLossChunkSize(tokens: t.batch * t.seq)) tokens")
     }
 
@@ -124,8 +148,7 @@ struct LlamaPretrain: ParsableCommand {
 
 /// Prints one line naming the problem and exits non-zero.
 func fail(_ error: Error) -> Never {
-    FileHandle.standardError.write(Data("llama-pretrain: error: \("\(error)".oneLine)\n".utf8))
-    exit(1)
+    Ranks.fail("llama-pretrain: error: \("\(error)".oneLine)")
 }
 
 /// An allocation the memory pre-flight did not foresee ends the program with one line, not a trap.

@@ -15,8 +15,13 @@ final class ProgressReporter: RunReporter {
         let elapsed = monotonicSeconds() - start
         let eta = elapsed / Double(max(m.step, 1)) * Double(totalSteps - m.step)
         let peak = formatBytes(m.peakMemory["total"] ?? 0)
-        let text = String(format: "step %d/%d  loss %.4f  %.0f tok/s  ETA %@  peak %@", m.step, totalSteps, m.loss,
+        var text = String(format: "step %d/%d  loss %.4f  %.0f tok/s  ETA %@  peak %@", m.step, totalSteps, m.loss,
                           m.tokensPerSecond, formatDuration(eta), peak)
+        if let sent = m.exchangeBytes {
+            // Data parallel: what this rank sent in the step's all-reduces.
+            text += "  sent exact \(formatExchange(sent["exact"] ?? 0)) sketch \(formatExchange(sent["sketch"] ?? 0))"
+            if let p = sent["powersgd"], p > 0 { text += " powersgd \(formatExchange(p))" }
+        }
         if isTerminal {
             let width = 24, filled = width * m.step / max(totalSteps, 1)
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
@@ -54,4 +59,9 @@ func formatDuration(_ s: Double) -> String {
     guard s.isFinite else { return "?" }
     let t = Int(s.rounded())
     return t >= 3600 ? "\(t / 3600)h\(t % 3600 / 60)m" : t >= 60 ? "\(t / 60)m\(t % 60)s" : "\(t)s"
+}
+
+/// Exchange bytes with a unit that keeps small sketches readable (KiB below a MiB).
+func formatExchange(_ b: Int) -> String {
+    b >= 1_048_576 ? String(format: "%.1f MiB", Double(b) / 1_048_576) : String(format: "%.0f KiB", Double(b) / 1024)
 }

@@ -63,6 +63,7 @@ public final class GradLiteEstimator: SketchingEstimator {
     public func weightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> Tensor {
         let v = sketch.basis(for: saved)
         var p = ProjectionMath.projectedGradient(delta, saved.activations[0])    // (m, k)
+        SketchExchange.meanOverRanks(&p)                                         // data parallel: the global batch's P
         guard errorFeedback else {
             if sketch.exploration > 0 {
                 ProjectionMath.scaleColumns(&p, (sketch.rank - sketch.exploration)..<sketch.rank, by: sketch.explorationScale)

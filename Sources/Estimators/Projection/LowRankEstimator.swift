@@ -34,6 +34,6 @@ public final class LowRankEstimator: SketchingEstimator {
 
     /// - Parameter delta: (N, m). - Returns: `(δᵀ z) Vᵀ`, (m, n).
     public func weightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> Tensor {
-        ProjectionMath.lift(ProjectionMath.projectedGradient(delta, saved.activations[0]), sketch.basis(for: saved))
+        ProjectionMath.lift(SketchExchange.globalProjectedGradient(delta, saved.activations[0]), sketch.basis(for: saved))
     }
 }

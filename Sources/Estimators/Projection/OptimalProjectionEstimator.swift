@@ -30,7 +30,8 @@ public final class OptimalProjectionEstimator: SketchingEstimator {
     /// - Parameter delta: (N, m). - Returns: (m, n).
     public func weightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> Tensor {
         let v = sketch.basis(for: saved)
-        let p = ProjectionMath.projectedGradient(delta, saved.activations[0])      // (m, k)
+        var p = ProjectionMath.projectedGradient(delta, saved.activations[0])      // (m, k)
+        SketchExchange.meanOverRanks(&p)                                           // data parallel: the global batch's P
         sketch.accumulate(projected: p, basis: v, step: saved.step)
         return ProjectionMath.lift(p, v)
     }

@@ -31,6 +31,6 @@ public final class RandomProjectionEstimator: SketchingEstimator {
 
     /// - Parameter delta: (N, m). - Returns: (m, n).
     public func weightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> Tensor {
-        ProjectionMath.lift(ProjectionMath.projectedGradient(delta, saved.activations[0]), sketch.basis(for: saved))
+        ProjectionMath.lift(SketchExchange.globalProjectedGradient(delta, saved.activations[0]), sketch.basis(for: saved))
     }
 }

@@ -47,7 +47,7 @@ public final class GradLiteSketch: Sketch {
     }
 
     override func prepare(input x: Tensor, step: UInt64) -> [Tensor] {
-        if refreshes(atStep: step) { core = keep(subspaceIteration(input: x, basis: core), as: .optimizer) }
+        if refreshes(atStep: step) { core = keep(SketchExchange.subspaceIteration(input: x, basis: core), as: .optimizer) }
         return [core]
     }
 

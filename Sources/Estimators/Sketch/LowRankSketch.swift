@@ -20,7 +20,7 @@ public final class LowRankSketch: Sketch {
     public override func refreshes(atStep step: UInt64) -> Bool { step % UInt64(refreshInterval) == 0 }
 
     override func prepare(input x: Tensor, step: UInt64) -> [Tensor] {
-        if refreshes(atStep: step) { basis = keep(subspaceIteration(input: x, basis: basis), as: .optimizer) }
+        if refreshes(atStep: step) { basis = keep(SketchExchange.subspaceIteration(input: x, basis: basis), as: .optimizer) }
         return [basis]
     }
 

@@ -187,7 +187,18 @@ extension PretrainSession {
             tokensPerSecondMedian: median(timed.map(\.tokensPerSecond)),
             msPerStepMedian: median(timed.map { $0.msForward + $0.msBackward + $0.msOptimizer }),
             peakMemory: peaks, peakSavedActivationBytes: history.map(\.savedActivationBytes).max() ?? 0,
-            peakRSSBytes: processPeakRSS(), interrupted: interrupted, divergedAtStep: divergedAt, validationCurve: val)
+            peakRSSBytes: processPeakRSS(), interrupted: interrupted, divergedAtStep: divergedAt, validationCurve: val,
+            worldSize: trainer.exchange.worldSize > 1 ? trainer.exchange.worldSize : nil,
+            exchangeBytesPerStep: meanExchangeBytes(history))
+    }
+
+    /// Mean bytes per step by category over the steps that exchanged (nil in one process).
+    func meanExchangeBytes(_ history: [StepMetrics]) -> [String: Int]? {
+        let steps = history.compactMap(\.exchangeBytes)
+        guard !steps.isEmpty else { return nil }
+        var sum: [String: Int] = [:]
+        for s in steps { sum.merge(s, uniquingKeysWith: +) }
+        return sum.mapValues { $0 / steps.count }
     }
 
     func lossPlot(_ history: [StepMetrics]) -> LossPlot {

@@ -26,6 +26,10 @@ public struct RunSummary: Codable, Sendable {
     public var divergedAtStep: Int?
     /// (step, validation loss) pairs.
     public var validationCurve: [[Float]]
+    /// Data parallel: the number of ranks and the mean bytes each rank sent per step by
+    /// category (`exact`, `sketch`, `powersgd`, `norms`); nil in one process.
+    public var worldSize: Int? = nil
+    public var exchangeBytesPerStep: [String: Int]? = nil
 
     /// `summary.json` is snake_case throughout, nested configurations included.
     public static let keyStyle = JSONEncoder.KeyEncodingStrategy.convertToSnakeCase
@@ -36,7 +40,7 @@ public struct RunSummary: Codable, Sendable {
         case finalValidationPerplexity = "final_val_perplexity", tokensPerSecondMedian = "tokens_per_s_median"
         case msPerStepMedian = "ms_per_step_median", peakMemory = "peak_memory"
         case peakSavedActivationBytes = "peak_saved_activation_bytes", peakRSSBytes = "peak_rss_bytes"
-        case interrupted, divergedAtStep = "diverged_at_step", validationCurve = "val_curve"
+        case interrupted, divergedAtStep = "diverged_at_step", validationCurve = "val_curve", worldSize = "world_size", exchangeBytesPerStep = "exchange_bytes_per_step"
     }
 }
 

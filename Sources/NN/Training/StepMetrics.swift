@@ -21,11 +21,14 @@ public struct StepMetrics: Codable, Sendable {
     public var validationLoss: Float?
     /// True when the update was skipped because the gradient norm was not finite (nil otherwise).
     public var skipped: Bool?
+    /// Data parallel: bytes this rank sent in the step's all-reduces by category (`exact`,
+    /// `sketch`, `powersgd`, `norms`); nil in one process.
+    public var exchangeBytes: [String: Int]?
 
     enum CodingKeys: String, CodingKey {
         case step, loss, learningRate = "lr", tokensPerSecond = "tokens_per_s", gradNorm = "grad_norm"
         case msForward = "ms_forward", msBackward = "ms_backward", msOptimizer = "ms_optimizer"
         case peakMemory = "peak_memory", memoryAtPeak = "memory_at_peak", savedActivationBytes = "saved_activation_bytes", validationLoss = "val_loss"
-        case skipped
+        case skipped, exchangeBytes = "exchange_bytes"
     }
 }

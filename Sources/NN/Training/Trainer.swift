@@ -18,6 +18,9 @@ public final class Trainer {
     public var dataRNG: RNG
     /// Completed optimizer steps.
     public var step: Int
+    /// How this process combines its gradients with other ranks' (identity in one process). Set
+    /// before the first step; with R ranks each trains on 1/R of every global batch.
+    public var exchange: GradientExchange = SingleProcessExchange()
 
     private let parameters: [Parameter]
 
@@ -55,8 +58,11 @@ public final class Trainer {
         let scale = 1 / Float(options.gradAccum)
         var gradNorm: Float?
         var skipped = false
+        exchange.beginStep()
+        // Every rank draws the global batch (the same data RNG) and keeps its rows in rank order.
+        let rows = exchange.share(of: options.batch)
         for micro in 0..<options.gradAccum {
-            let batch = data.batch(size: options.batch, seq: options.seq, split: .train, rng: &dataRNG)
+            let batch = Self.rows(rows, of: data.batch(size: options.batch, seq: options.seq, split: .train, rng: &dataRNG), seq: options.seq)
             // Saved-tensor rounding is keyed by (seed, step, micro-batch): a measuring pass and a
             // resumed run encode exactly what this forward does.
             Tape.codecNoise = CodecNoiseKey(seed: options.seed, step: UInt64(step), microBatch: UInt64(micro))
@@ -65,7 +71,7 @@ public final class Trainer {
                 // extra forward and backward of the same batch first, invisible to the estimators.
                 gradNorm = model.preservingEstimatorState {
                     fused.measureGradientNorm(maxNorm: options.clip) {
-                        model.loss(tokens: batch.inputs, targets: batch.targets, batch: options.batch, seq: options.seq).backward()
+                        model.loss(tokens: batch.inputs, targets: batch.targets, batch: rows.count, seq: options.seq).backward()
                     }
                 }
                 if !gradNorm!.isFinite {
@@ -76,15 +82,18 @@ public final class Trainer {
                 }
             }
             let t0 = monotonicSeconds()
-            let loss = model.loss(tokens: batch.inputs, targets: batch.targets, batch: options.batch, seq: options.seq)
+            let loss = model.loss(tokens: batch.inputs, targets: batch.targets, batch: rows.count, seq: options.seq)
             let t1 = monotonicSeconds()
             savedPeak = max(savedPeak, Tape.current.savedBytes)
             lossSum += loss.value.item
+            exchange.willRunBackward(isLast: micro == options.gradAccum - 1)
             (options.gradAccum > 1 ? loss * scale : loss).backward()
             backward += monotonicSeconds() - t1
             forward += t1 - t0
         }
         let t2 = monotonicSeconds()
+        // Mean gradient over ranks, before the norm, so clipping and the step agree on every rank.
+        exchange.exchangeGradients(parameters)
         if !optimizer.updatesDuringBackward {
             gradNorm = options.clip > 0 ? clipGradientNorm(parameters, maxNorm: options.clip) : globalGradientNorm(parameters)
             skipped = !gradNorm!.isFinite
@@ -94,11 +103,20 @@ public final class Trainer {
         let end = monotonicSeconds()
         step += 1
         let stats = Memory.stats
-        return StepMetrics(step: step, loss: lossSum / Float(options.gradAccum), learningRate: lr,
+        let loss = exchange.meanOverRanks(lossSum / Float(options.gradAccum))
+        return StepMetrics(step: step, loss: loss, learningRate: lr,
                            tokensPerSecond: Double(options.tokensPerStep) / (end - start), gradNorm: gradNorm,
                            msForward: forward * 1000, msBackward: backward * 1000, msOptimizer: (end - t2) * 1000,
                            peakMemory: stats.peakByCategory, memoryAtPeak: stats.compositionAtPeak,
-                           savedActivationBytes: savedPeak, validationLoss: nil, skipped: skipped ? true : nil)
+                           savedActivationBytes: savedPeak, validationLoss: nil, skipped: skipped ? true : nil,
+                           exchangeBytes: exchange.bytesThisStep)
+    }
+
+    /// Rows `rows` of a batch of `seq`-token rows (the whole batch in one process).
+    static func rows(_ rows: Range<Int>, of batch: TokenDataset.Batch, seq: Int) -> TokenDataset.Batch {
+        guard rows.count * seq != batch.inputs.count else { return batch }
+        let span = (rows.lowerBound * seq)..<(rows.upperBound * seq)
+        return (Array(batch.inputs[span]), Array(batch.targets[span]))
     }
 
     /// Mean next-token loss over the first `options.evalBatches` validation batches (always the
