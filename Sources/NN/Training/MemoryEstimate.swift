@@ -268,8 +268,8 @@ struct LinearSizer {
 
     /// Whether the layer at `layer` saves its whole input (an exact backward) rather than a sketch.
     mutating func keepsInput(layer: String, weightShape: [Int], rows: Int) -> Bool {
-        estimator(layer: layer, weightShape: weightShape).savedBytes(rows: rows, weightShape: weightShape)
-            >= rows * weightShape[1] * 4
+        guard let inputBytes = try? Size.product(rows, weightShape[1], 4, what: "saved input of \(layer)") else { return false }
+        return estimator(layer: layer, weightShape: weightShape).savedBytes(rows: rows, weightShape: weightShape) >= inputBytes
     }
 
     private mutating func estimator(layer: String, weightShape: [Int]) -> LinearEstimator {
