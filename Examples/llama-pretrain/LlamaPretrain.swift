@@ -66,6 +66,9 @@ struct LlamaPretrain: ParsableCommand {
     func run() throws {
         Ranks.start()
         do {
+            if Ranks.collective == nil, try PretrainSession.parseCompression(dpCompress) != nil {
+                throw RunError("--dp-compress \(dpCompress) compresses the gradient exchange of a data-parallel run, and this is one process (start it with mpirun -n N from the MPI build, or leave the flag out)")
+            }
             // A data-parallel run has no clean stop yet: Ctrl-C (mpirun forwards it) ends every rank.
             if Ranks.worldSize == 1 { Interrupt.install() }
             installOutOfMemoryExit(tool: "llama-pretrain")

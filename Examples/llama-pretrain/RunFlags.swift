@@ -1,4 +1,5 @@
 import ArgumentParser
+import Estimators
 import Foundation
 import NN
 
@@ -82,6 +83,9 @@ struct RunFlags: ParsableArguments {
     func validate() throws {
         if config != nil && initFrom != nil {
             throw ValidationError("--config and --init both set the model (--init reads config.json from its folder)")
+        }
+        for (flag, text) in [("--estimators", estimators), ("--activations", activations)] where text.map(holdsNoPathRule) == true {
+            throw ValidationError("\(flag) is empty: give rules such as 'default=...; pattern=...' or leave the flag out")
         }
     }
 

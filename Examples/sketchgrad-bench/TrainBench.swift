@@ -72,6 +72,9 @@ struct TrainCommand: ParsableCommand {
         guard (1...PretrainSession.maxThreads).contains(threads) else { throw ValidationError("--threads must be in 1...\(PretrainSession.maxThreads), got \(threads)") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive finite number, got \(lr)") }
         if let lossChunk { try positive(lossChunk, "--loss-chunk") }
+        for (flag, text) in [("--estimators", estimators), ("--activations", activations)] where holdsNoPathRule(text) {
+            throw ValidationError("\(flag) is empty: give rules such as 'default=...; pattern=...' or leave the flag out")
+        }
         guard clip >= 0, clip.isFinite else { throw ValidationError("--clip must be 0 (off) or a positive finite number, got \(clip)") }
     }
 
@@ -127,6 +130,7 @@ struct TrainCommand: ParsableCommand {
         }
         var peaks: [String: Int] = [:]
         for m in timed { peaks.merge(m.peakMemory, uniquingKeysWith: max) }
+        let breakdown = savedBreakdown(model: model, optimizer: optimizer, data: data, options: options)
         var result: [String: Any] = [
             "config": config, "parameters": model.parameterCount,
             "batch": batch, "seq": seq, "threads": threads, "timed_steps": steps, "warmup_steps": warmup,
@@ -141,6 +145,8 @@ struct TrainCommand: ParsableCommand {
             "peak_bytes": peaks,
             "bytes_at_peak": timed.max { ($0.peakMemory["total"] ?? 0) < ($1.peakMemory["total"] ?? 0) }?.memoryAtPeak ?? [:],
             "peak_saved_activation_bytes": timed.map(\.savedActivationBytes).max() ?? 0,
+            "saved_bytes_by_op": breakdown.savedByOp,
+            "activation_peak_forward": breakdown.forwardPeak, "activation_peak_backward": breakdown.backwardPeak,
             "allocator_cached_bytes": Memory.stats.cached,
             "peak_rss_bytes": processPeakRSS(),
             // JSON has no NaN: a diverged benchmark reports null.
@@ -155,6 +161,24 @@ struct TrainCommand: ParsableCommand {
         }
         return result
     }
+}
+
+/// One more (untimed) step of a batch, taken apart: the tape's saved bytes after the forward by op and
+/// layer-independent path (`layers.*.mlp`), and the activation category's peak in the forward and
+/// in the backward, so the report says where activation memory goes.
+func savedBreakdown(model: LlamaModel, optimizer: any Optimizer, data: TokenDataset, options: TrainingOptions)
+    -> (savedByOp: [String: Int], forwardPeak: Int, backwardPeak: Int) {
+    var rng = RNG(seed: 99)
+    let batch = data.batch(size: options.batch, seq: options.seq, split: .train, rng: &rng)
+    let (loss, forward) = Memory.measure { model.loss(tokens: batch.inputs, targets: batch.targets, batch: options.batch, seq: options.seq) }
+    var byOp: [String: Int] = [:]
+    for e in Tape.current.savedEntries {
+        let path = e.label.split(separator: ".").map { $0.allSatisfy(\.isNumber) ? "*" : String($0) }.joined(separator: ".")
+        byOp["\(path) \(e.op)", default: 0] += e.bytes
+    }
+    let (_, backward) = Memory.measure { loss.backward() }
+    optimizer.zeroGrad()
+    return (byOp, forward.peak(.activation), backward.peak(.activation))
 }
 
 /// Runs `scripts/pytorch_baseline.py` for the same model and batch (with `checkpointing`, under

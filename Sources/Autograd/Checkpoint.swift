@@ -37,8 +37,10 @@ public enum Checkpointing {
 ///
 /// - Parameters:
 ///   - inputs: the variables the segment reads; gradients flow back into those that need them.
+///   - compressingInputs: keep `inputs` in the current scope's codec (`SavedTensor.compressible`);
+///     the recomputation then starts from their decodings, so its gradients are approximate.
 ///   - body: the segment; it may read parameters (they receive gradients as usual).
-public func checkpoint(_ inputs: [Variable], label: String = "checkpoint",
+public func checkpoint(_ inputs: [Variable], label: String = "checkpoint", compressingInputs: Bool = false,
                        _ body: @escaping ([Variable]) -> Variable) -> Variable {
     let tape = Tape.current
     guard tape.isRecording else { return body(inputs) }
@@ -54,7 +56,8 @@ public func checkpoint(_ inputs: [Variable], label: String = "checkpoint",
     let after = before.mapValues { ($0.0, $0.0.captureRecomputeState()) }
     let needs = tape.needsGrad(inputs)
     let allInputs = inputs + params.map { Variable($0.value, parameter: $0) }
-    return tape.record(label, inputs: allInputs, output: output.value, saved: inputs.map(\.value)) { g, saved in
+    let saving = inputs.map { compressingInputs ? SavedTensor.compressible($0.value) : .exact($0.value) }
+    return tape.record(label, inputs: allInputs, output: output.value, saving: saving) { g, saved in
         for (obj, state) in before.values { obj.restoreRecomputeState(state) }
         defer { for (obj, state) in after.values { obj.restoreRecomputeState(state) } }
         // Inputs become temporary leaves of an inner tape; parameters accumulate as usual.

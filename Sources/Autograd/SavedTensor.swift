@@ -89,5 +89,8 @@ struct EncodingCache {
         entries[key] = list
     }
 
+    /// Forgets the encodings of `t`'s storage (its contents are about to change).
+    mutating func remove(_ t: Tensor) { entries[ObjectIdentifier(t.storage)] = nil }
+
     mutating func removeAll() { entries.removeAll() }
 }

@@ -166,6 +166,10 @@ public final class Tape {
         return .encoded(e)
     }
 
+    /// Call before writing new contents into `t`'s storage (an op reusing a dead input's buffer
+    /// for its output), so a later op saving that storage is not handed the old contents' encoding.
+    public func willOverwrite(_ t: Tensor) { encodings.remove(t) }
+
     // MARK: saved memory
 
     /// One entry per recorded node still holding saved tensors.

@@ -44,6 +44,22 @@ final class CommandLineErrorTests: XCTestCase {
         }
     }
 
+    /// A flag given with no rule, or an option that only a data-parallel run uses, is a mistake to
+    /// report, not a default to apply silently.
+    func testEmptyRuleListsAndSingleProcessCompressionAreRefused() throws {
+        for (tool, args, needle) in [("llama-pretrain", ["--activations", ""], "--activations is empty"),
+                                     ("llama-pretrain", ["--estimators", " ; "], "--estimators is empty"),
+                                     ("sketchgrad-bench", ["train", "--activations", ""], "--activations is empty")] {
+            let r = try runTool(tool, args + (tool == "llama-pretrain" ? ["--out", scratch.path] : []))
+            XCTAssertNotEqual(r.status, 0, "\(args)")
+            XCTAssertTrue(r.stderr.contains(needle), "\(args): \(r.stderr)")
+        }
+        let r = try runTool("llama-pretrain", ["--dp-compress", "powersgd(rank:4)", "--out", scratch.path])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("--dp-compress powersgd(rank:4)") && r.stderr.contains("one process"), r.stderr)
+    }
+
     func testMissingAndEmptyDataFiles() throws {
         var r = try runTool("llama-pretrain", ["--data", scratch.appendingPathComponent("nope.txt").path, "--out", scratch.path])
         XCTAssertEqual(r.status, 1)

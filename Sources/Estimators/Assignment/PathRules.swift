@@ -1,3 +1,9 @@
+/// Whether `text` holds no rule (empty, or only spaces and `;`). The parsers read that as all
+/// defaults; a command line refuses such a flag, which is a mistake rather than a request.
+public func holdsNoPathRule(_ text: String) -> Bool {
+    text.split(separator: ";").allSatisfy { String($0).trimmingSpaces.isEmpty }
+}
+
 /// The text form shared by per-path assignments (`--estimators`, `--activations`): rules
 /// `pattern=value` separated by `;`, whitespace around tokens ignored, `default=value` for the
 /// fallback. Returns the rules in order; `rule` and `value` name the kind of rule and of value

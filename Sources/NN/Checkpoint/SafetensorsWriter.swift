@@ -12,6 +12,16 @@ public struct SafetensorsWriter {
         case bytes(ByteTensor)
         case int32([Int32])
         case int64([Int64])
+
+        /// Runs `body` over the payload's bytes as they go into the file.
+        func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+            switch self {
+            case .float(let t): return try t.withUnsafeBufferPointer { try body(UnsafeRawBufferPointer($0)) }
+            case .bytes(let t): return try t.withUnsafeBufferPointer { try body(UnsafeRawBufferPointer($0)) }
+            case .int32(let v): return try v.withUnsafeBytes(body)
+            case .int64(let v): return try v.withUnsafeBytes(body)
+            }
+        }
     }
 
     private var items: [String: (dtype: SafetensorsDType, shape: [Int], payload: Payload)] = [:]
@@ -81,14 +91,7 @@ public struct SafetensorsWriter {
     /// FNV-1a (`combineWords`, tensor by tensor) of the data buffer as `write` lays it out.
     private func dataChecksum(order: [String]) -> UInt64 {
         var h = FNV1a()
-        for name in order {
-            switch items[name]!.payload {
-            case .float(let t): t.withUnsafeBufferPointer { h.combineWords(UnsafeRawBufferPointer($0)) }
-            case .bytes(let t): t.withUnsafeBufferPointer { h.combineWords(UnsafeRawBufferPointer($0)) }
-            case .int32(let v): v.withUnsafeBytes { h.combineWords($0) }
-            case .int64(let v): v.withUnsafeBytes { h.combineWords($0) }
-            }
-        }
+        for name in order { items[name]!.payload.withBytes { h.combineWords($0) } }
         return h.value
     }
 
@@ -97,14 +100,7 @@ public struct SafetensorsWriter {
     public func write(into writer: inout AtomicFileWriter) throws {
         let order = names
         try writer.write(headerBytes(order: order))
-        for name in order {
-            switch items[name]!.payload {
-            case .float(let t): try t.withUnsafeBufferPointer { try writer.write(UnsafeRawBufferPointer($0)) }
-            case .bytes(let t): try t.withUnsafeBufferPointer { try writer.write(UnsafeRawBufferPointer($0)) }
-            case .int32(let v): try v.withUnsafeBytes { try writer.write($0) }
-            case .int64(let v): try v.withUnsafeBytes { try writer.write($0) }
-            }
-        }
+        for name in order { try items[name]!.payload.withBytes { try writer.write($0) } }
     }
 
     /// Writes the file atomically (see `writeAtomically(to:_:)`).
@@ -116,14 +112,7 @@ public struct SafetensorsWriter {
     public func encoded() -> Data {
         let order = names
         var data = Data(headerBytes(order: order))
-        for name in order {
-            switch items[name]!.payload {
-            case .float(let t): t.withUnsafeBufferPointer { data.append(contentsOf: UnsafeRawBufferPointer($0)) }
-            case .bytes(let t): t.withUnsafeBufferPointer { data.append(contentsOf: UnsafeRawBufferPointer($0)) }
-            case .int32(let v): v.withUnsafeBytes { data.append(contentsOf: $0) }
-            case .int64(let v): v.withUnsafeBytes { data.append(contentsOf: $0) }
-            }
-        }
+        for name in order { items[name]!.payload.withBytes { data.append(contentsOf: $0) } }
         return data
     }
 }

@@ -28,7 +28,7 @@ public final class SwiGLUMLP: Module, FeedForwardLayer, ActivationCompressing {
 
     /// - Parameter x: (..., dim). - Returns: (..., dim).
     public func callAsFunction(_ x: Variable) -> Variable {
-        recordingScope { down(swiglu(gate: gate(x), up: up(x))) }
+        recordingScope { down(swiglu(gate: gate(x), up: up(x), reusingGate: true)) }
     }
 
     public func forward(_ x: Variable) -> (output: Variable, auxiliaryLoss: Variable?) { (self(x), nil) }

@@ -20,7 +20,7 @@ public final class TransformerBlock: Module {
     /// - Parameter x: (B·S, dim). - Returns: (B·S, dim) and the MLP's auxiliary loss (MoE), if any.
     public func forward(_ x: Variable, batch: Int, seq: Int) -> (output: Variable, auxiliaryLoss: Variable?) {
         let tape = Tape.current
-        let h = x + tape.withLabel("attention") { attention(attentionNorm(x), batch: batch, seq: seq) }
+        let h = x + tape.withLabel("attention") { attention(x, normalizedBy: attentionNorm, batch: batch, seq: seq) }
         let (m, aux) = tape.withLabel("mlp") { mlp.forward(mlpNorm(h)) }
         return (h + m, aux)
     }

@@ -47,10 +47,10 @@ final class AdamMoments {
         if encoding == .int8 {
             BlockQuantized.updateBlocks(&m8!, &v8!) { r, m, root in
                 var i = 0 // the codes hold √v
-                while i < r.count { let n = Swift.min(16, r.count - i); let u = vload(root, i, n); vstore(u * u, root, i, n); i += n }
+                while i < r.count { let n = Swift.min(16, r.count - i); let u = load(root, i, count: n); store(u * u, root, i, count: n); i += n }
                 body(r, m, root)
                 i = 0
-                while i < r.count { let n = Swift.min(16, r.count - i); vstore(vload(root, i, n).squareRoot(), root, i, n); i += n }
+                while i < r.count { let n = Swift.min(16, r.count - i); store(load(root, i, count: n).squareRoot(), root, i, count: n); i += n }
             }
             return
         }

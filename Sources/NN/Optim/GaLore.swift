@@ -16,41 +16,21 @@ import Tensor
 ///
 /// `options.states = .int8` keeps the projected moments (and the AdamW group's) in 8 bits ("8-bit
 /// GaLore", §13); `layerwise: true` updates inside the backward (§12), as `AdamW`'s option does.
-public final class GaLore: FusedBackwardOptimizer {
+public final class GaLore: SubspaceAdamOptimizer {
     public let options: SubspaceOptions
-    public var learningRate: Float {
-        get { core.learningRate }
-        set { core.learningRate = newValue }
-    }
-    public var stepCount: Int { core.stepCount }
     /// Basis refreshes that failed (see the type's documentation).
     public private(set) var svdFailures = 0
-    let core: SubspaceAdamCore
 
     public init(parameters: [(String, Parameter)], learningRate: Float, weightDecay: Float = 0,
                 options: SubspaceOptions = SubspaceOptions(), groups: ParameterGroups = ParameterGroups(), layerwise: Bool = false) {
         self.options = options
-        core = SubspaceAdamCore(parameters: parameters, learningRate: learningRate, weightDecay: weightDecay,
-                                options: options, groups: groups)
-        if layerwise { attach() }
-    }
-
-    public var updatesDuringBackward: Bool { core.fused.attached }
-    public func attach() { core.attach { [weak self] s, g in self?.update(s, g) } }
-    public func detach() { core.fused.detach() }
-    public func measureGradientNorm(maxNorm: Float, _ backward: () throws -> Void) rethrows -> Float {
-        try core.fused.measure(maxNorm: maxNorm, backward)
-    }
-
-    public func step() {
-        Memory.withCategory(.workspace) {
-            for s in core.states { if let g = s.slot.parameter.grad { update(s, g) } }
-        }
-        core.finishStep()
+        super.init(core: SubspaceAdamCore(parameters: parameters, learningRate: learningRate, weightDecay: weightDecay,
+                                          options: options, groups: groups),
+                   includesRecovery: false, layerwise: layerwise)
     }
 
     /// Refreshes the basis of `s` when due, then its projected Adam update from `g`.
-    private func update(_ s: SubspaceState, _ g: Tensor) {
+    override func update(_ s: SubspaceState, _ g: Tensor) {
         if core.isRefreshDue(s) {
             if let q = GaLore.svdBasis(of: g, side: s.side, rank: s.rank) {
                 s.basis = q
@@ -71,15 +51,7 @@ public final class GaLore: FusedBackwardOptimizer {
         return q
     }
 
-    public func zeroGrad() { core.zeroGrad() }
-
-    public func stateTensors() -> [String: Tensor] { core.entries(includeRecovery: false).collect() }
-    public func stateCodes() -> [String: ByteTensor] { core.entries(includeRecovery: false).collectCodes() }
-    public func loadState(_ tensors: [String: Tensor], codes: [String: ByteTensor]) throws {
-        try core.entries(includeRecovery: false).load(tensors, codes: codes, optimizer: description)
-    }
-
-    public var description: String {
+    public override var description: String {
         "GaLore(rank \(options.rank), gap \(options.gap), scale \(options.scale), β1 \(options.beta1), β2 \(options.beta2), "
             + "ε \(options.eps), weight decay \(core.weightDecay)\(core.modes)) \(core.coverage)"
     }

@@ -22,7 +22,7 @@ import Tensor
 ///
 /// `options.subspace.states = .int8` keeps the moments in 8 bits (a move decodes, carries and
 /// re-encodes them); `layerwise: true` updates inside the backward, as `AdamW`'s option does.
-public final class Grass: FusedBackwardOptimizer {
+public final class Grass: SubspaceAdamOptimizer {
     public enum Move: Equatable, Sendable {
         case jump
         case walk(step: Float)
@@ -43,48 +43,28 @@ public final class Grass: FusedBackwardOptimizer {
     }
 
     public let options: Options
-    public var learningRate: Float {
-        get { core.learningRate }
-        set { core.learningRate = newValue }
-    }
-    public var stepCount: Int { core.stepCount }
     public let seed: UInt64
     /// Geodesic steps that failed (non-converging SVD); the basis then stays where it was.
     public private(set) var moveFailures = 0
-    let core: SubspaceAdamCore
 
     public init(parameters: [(String, Parameter)], learningRate: Float, weightDecay: Float = 0,
                 options: Options = Options(), seed: UInt64 = 0, groups: ParameterGroups = ParameterGroups(),
                 layerwise: Bool = false) {
         self.options = options
         self.seed = seed
-        core = SubspaceAdamCore(parameters: parameters, learningRate: learningRate, weightDecay: weightDecay,
-                                options: options.subspace, groups: groups)
+        let core = SubspaceAdamCore(parameters: parameters, learningRate: learningRate, weightDecay: weightDecay,
+                                    options: options.subspace, groups: groups)
         for s in core.states {
             var rng = Grass.rng(seed: seed, path: s.slot.path, move: 0)
             var q = Stiefel.haar(rows: s.basisShape[0], cols: s.rank, rng: &rng)
             adoptAsState(&q)
             s.basis = q
         }
-        if layerwise { attach() }
-    }
-
-    public var updatesDuringBackward: Bool { core.fused.attached }
-    public func attach() { core.attach { [weak self] s, g in self?.update(s, g) } }
-    public func detach() { core.fused.detach() }
-    public func measureGradientNorm(maxNorm: Float, _ backward: () throws -> Void) rethrows -> Float {
-        try core.fused.measure(maxNorm: maxNorm, backward)
-    }
-
-    public func step() {
-        Memory.withCategory(.workspace) {
-            for s in core.states { if let g = s.slot.parameter.grad { update(s, g) } }
-        }
-        core.finishStep()
+        super.init(core: core, includesRecovery: true, layerwise: layerwise)
     }
 
     /// Moves the basis of `s` when due, then its projected Adam update from `g` with recovery scaling.
-    private func update(_ s: SubspaceState, _ g: Tensor) {
+    override func update(_ s: SubspaceState, _ g: Tensor) {
         if s.step > 0 && core.isRefreshDue(s) { move(s, index: s.step / options.subspace.gap) }
         let recovery: ((Tensor, Tensor, Tensor) -> Tensor)? = options.recoveryScaling ? { g, r, n in
             let (u, norm) = Grass.recoveryScaling(gradient: g, basis: s.basis, projected: r, direction: n, side: s.side,
@@ -125,15 +105,7 @@ public final class Grass: FusedBackwardOptimizer {
         RNG(seed: seed, stream: FNV1a.hash(path) &+ UInt64(move) &* 0x9E37_79B9_7F4A_7C15)
     }
 
-    public func zeroGrad() { core.zeroGrad() }
-
-    public func stateTensors() -> [String: Tensor] { core.entries(includeRecovery: true).collect() }
-    public func stateCodes() -> [String: ByteTensor] { core.entries(includeRecovery: true).collectCodes() }
-    public func loadState(_ tensors: [String: Tensor], codes: [String: ByteTensor]) throws {
-        try core.entries(includeRecovery: true).load(tensors, codes: codes, optimizer: description)
-    }
-
-    public var description: String {
+    public override var description: String {
         let o = options.subspace
         let name: String
         switch options.move {

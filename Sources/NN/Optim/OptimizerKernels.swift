@@ -19,18 +19,6 @@ func forEachBlock(_ count: Int, minPerThread: Int = 1 << 17, _ body: (_ i: Int, 
     }
 }
 
-@inline(__always) func vload(_ p: UnsafePointer<Float>, _ i: Int, _ n: Int) -> Vec {
-    if n == 16 { return load(p, i) }
-    var v = Vec()
-    for j in 0..<n { v[j] = p[i + j] }
-    return v
-}
-
-@inline(__always) func vstore(_ v: Vec, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ n: Int) {
-    if n == 16 { store(v, p, i); return }
-    for j in 0..<n { p[i + j] = v[j] }
-}
-
 /// Adam's exponential-average coefficients and bias corrections at step `t` (1-based).
 struct AdamCoefficients {
     let beta1: Float, beta2: Float, eps: Float
@@ -57,13 +45,13 @@ func adamwKernel(weight w: UnsafeMutablePointer<Float>, grad g: UnsafePointer<Fl
     let (a1, a2) = (1 - b1, 1 - b2)
     let pw = UncheckedSendable(w), pg = UncheckedSendable(g), pm = UncheckedSendable(m), pv = UncheckedSendable(v)
     forEachBlock(count) { i, n in
-        let gi = vload(pg.value, i, n) * gradScale
-        let mi = b1 * vload(pm.value, i, n) + a1 * gi
-        let vi = b2 * vload(pv.value, i, n) + a2 * (gi * gi)
-        let wi = vload(pw.value, i, n) * decay - stepSize * (mi / (vi.squareRoot() * invRootC2 + eps))
-        vstore(mi, pm.value, i, n)
-        vstore(vi, pv.value, i, n)
-        vstore(wi, pw.value, i, n)
+        let gi = load(pg.value, i, count: n) * gradScale
+        let mi = b1 * load(pm.value, i, count: n) + a1 * gi
+        let vi = b2 * load(pv.value, i, count: n) + a2 * (gi * gi)
+        let wi = load(pw.value, i, count: n) * decay - stepSize * (mi / (vi.squareRoot() * invRootC2 + eps))
+        store(mi, pm.value, i, count: n)
+        store(vi, pv.value, i, count: n)
+        store(wi, pw.value, i, count: n)
     }
 }
 
@@ -75,12 +63,12 @@ func adamDirectionKernel(_ r: UnsafePointer<Float>, m: UnsafeMutablePointer<Floa
     let (a1, a2) = (1 - b1, 1 - b2)
     let pr = UncheckedSendable(r), pm = UncheckedSendable(m), pv = UncheckedSendable(v), po = UncheckedSendable(out)
     forEachBlock(count) { i, n in
-        let ri = vload(pr.value, i, n)
-        let mi = b1 * vload(pm.value, i, n) + a1 * ri
-        let vi = b2 * vload(pv.value, i, n) + a2 * (ri * ri)
-        vstore(mi, pm.value, i, n)
-        vstore(vi, pv.value, i, n)
-        vstore(mi / (vi.squareRoot() + eps), po.value, i, n)
+        let ri = load(pr.value, i, count: n)
+        let mi = b1 * load(pm.value, i, count: n) + a1 * ri
+        let vi = b2 * load(pv.value, i, count: n) + a2 * (ri * ri)
+        store(mi, pm.value, i, count: n)
+        store(vi, pv.value, i, count: n)
+        store(mi / (vi.squareRoot() + eps), po.value, i, count: n)
     }
 }
 
@@ -92,13 +80,13 @@ func sgdKernel(weight w: UnsafeMutablePointer<Float>, grad g: UnsafePointer<Floa
                gradScale: Float = 1) {
     let pw = UncheckedSendable(w), pg = UncheckedSendable(g), pb = UncheckedSendable(buffer)
     forEachBlock(count, minPerThread: 1 << 18) { i, n in
-        let wi = vload(pw.value, i, n)
-        var d = vload(pg.value, i, n) * gradScale + wd * wi
+        let wi = load(pw.value, i, count: n)
+        var d = load(pg.value, i, count: n) * gradScale + wd * wi
         if let b = pb.value {
-            let bi = mu * vload(b, i, n) + d
-            vstore(bi, b, i, n)
+            let bi = mu * load(b, i, count: n) + d
+            store(bi, b, i, count: n)
             d = nesterov ? d + mu * bi : bi
         }
-        vstore(wi - lr * d, pw.value, i, n)
+        store(wi - lr * d, pw.value, i, count: n)
     }
 }

@@ -205,12 +205,15 @@ extension MemoryEstimate {
         let wo = "\(attention).wo"
         let sharesOutput = sizer.keepsInput(layer: wo, weightShape: [d, q], rows: n)
             && sizer.codecs.codec(forPath: wo) == sizer.codecs.codec(forPath: attention)
-        var terms: [Int] = [
-            try sizer.encoded("\(p).attentionNorm", floats(n, d), rows: n), try floats(n), // x, 1/rms
-            try sizer.groupBytes(["\(attention).wq": [q, d], "\(attention).wk": [kv, d], "\(attention).wv": [kv, d]], rows: n),
-            try sizer.encoded(attention, floats(n, q + 2 * kv), rows: 3 * n), // q, k, v after rotary
-            sharesOutput ? 0 : try sizer.encoded(attention, floats(n, q), rows: n),
-            try floats(batch, c.numHeads, seq),                             // log-sum-exp
+        // A lossy attention codec keeps only the block input and recomputes the norm, q/k/v and o.
+        let attentionTerms = CausalSelfAttention.recomputes(codec: sizer.codecs.codec(forPath: attention))
+            ? [try sizer.encoded(attention, floats(n, d), rows: n)]
+            : [try sizer.encoded("\(p).attentionNorm", floats(n, d), rows: n), try floats(n), // x, 1/rms
+               try sizer.groupBytes(["\(attention).wq": [q, d], "\(attention).wk": [kv, d], "\(attention).wv": [kv, d]], rows: n),
+               try sizer.encoded(attention, floats(n, q + 2 * kv), rows: 3 * n), // q, k, v after rotary
+               sharesOutput ? 0 : try sizer.encoded(attention, floats(n, q), rows: n),
+               try floats(batch, c.numHeads, seq)]                              // log-sum-exp
+        var terms: [Int] = attentionTerms + [
             try sizer.groupBytes([wo: [d, q]], rows: n),
             try sizer.encoded("\(p).mlpNorm", floats(n, d), rows: n), try floats(n), // h, 1/rms
         ]

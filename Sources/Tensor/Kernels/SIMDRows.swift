@@ -18,6 +18,20 @@ import Foundation
     UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: Vec.self)
 }
 
+/// The `n` ≤ 16 floats at `p[i..<i+n]`, the other lanes 0 (a row's last partial block).
+@inlinable @inline(__always) package func load(_ p: UnsafePointer<Float>, _ i: Int, count n: Int) -> Vec {
+    if n == 16 { return load(p, i) }
+    var v = Vec()
+    for j in 0..<n { v[j] = p[i + j] }
+    return v
+}
+
+/// Writes the first `n` ≤ 16 lanes of `v` to `p[i..<i+n]`.
+@inlinable @inline(__always) package func store(_ v: Vec, _ p: UnsafeMutablePointer<Float>, _ i: Int, count n: Int) {
+    if n == 16 { store(v, p, i); return }
+    for j in 0..<n { p[i + j] = v[j] }
+}
+
 /// Splits `rows` rows of `width` elements over the kernel threads once there is enough work
 /// (about `perThread` elements per thread) to pay for the dispatch.
 @inline(__always) package func forEachRowChunk(_ rows: Int, width: Int, perThread: Int = 1 << 14, _ body: (Range<Int>) -> Void) {

@@ -5,9 +5,16 @@ package enum SwiGLUKernel {
     ///   - up: (..., F)
     /// - Returns: (..., F)
     package static func forward(gate: Tensor, up: Tensor) -> Tensor {
-        precondition(gate.shape == up.shape, "swiglu: gate \(gate.shape) and up \(up.shape) differ")
-        let n = gate.count
         let out = Tensor(uninitializedShape: gate.shape)
+        forward(gate: gate, up: up, into: out)
+        return out
+    }
+
+    /// `forward` written into `out` (gate's shape), which may be `gate` itself: each element is
+    /// read before it is written.
+    package static func forward(gate: Tensor, up: Tensor, into out: Tensor) {
+        precondition(gate.shape == up.shape && out.shape == gate.shape, "swiglu: gate \(gate.shape), up \(up.shape) and output \(out.shape) differ")
+        let n = gate.count
         let gp = gate.pointer, upp = up.pointer, op = out.storage.base
         Parallel.forEachChunk(n, minPerThread: 1 << 16) { r in
             var i = r.lowerBound
@@ -22,7 +29,6 @@ package enum SwiGLUKernel {
                 i += 1
             }
         }
-        return out
     }
 
     /// `d up = g ∘ silu(gate)`, `d gate = g ∘ up ∘ σ(gate)(1 + gate(1 − σ(gate)))`, `σ` recomputed.

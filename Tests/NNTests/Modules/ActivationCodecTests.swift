@@ -16,10 +16,10 @@ final class ActivationCodecTests: XCTestCase {
     /// Finite-difference error of each op with its saved tensors in `codec`: fp32 is exact to the
     /// usual tolerance; bf16 and int8 perturb the backward by their rounding (O(2⁻⁸) and O(1/127)
     /// of a row's scale), which the check must see but within a bound.
-    func codecErrors(_ module: any ActivationCompressing, params: [Parameter], _ f: @escaping () -> Variable) -> [TensorCodec: Float] {
+    func codecErrors(_ modules: Module..., params: [Parameter], _ f: @escaping () -> Variable) -> [TensorCodec: Float] {
         var out: [TensorCodec: Float] = [:]
         for codec in TensorCodec.allCases {
-            for (_, m) in module.namedActivationCompressingModules { m.activationCodec = codec }
+            for module in modules { for (_, m) in module.namedActivationCompressingModules { m.activationCodec = codec } }
             out[codec] = maxGradientError(params, f)
         }
         return out
@@ -68,6 +68,76 @@ final class ActivationCodecTests: XCTestCase {
         // difference of close terms: int8 rounding of o shows more here (≈ 5e-2) than in other ops,
         // which is why the lean configuration keeps attention in bf16.
         assertBounds(e, bf16: 1e-2, int8: 8e-2, "attention")
+    }
+
+    /// A lossy attention codec keeps only the block input and recomputes norm, q/k/v, RoPE and
+    /// attention in the backward: its gradient stays within the codec's rounding of exact.
+    func testAttentionRecomputedFromTheBlockInputUnderEachCodec() {
+        var rng = RNG(seed: 18)
+        let rope = RotaryEmbedding(headDim: 8, maxPositions: 8)
+        let attention = CausalSelfAttention(dim: 16, heads: 2, kvHeads: 1, rotary: rope, std: 0.4, rng: &rng)
+        let norm = RMSNorm(dim: 16)
+        norm.weight.value = randomTensor([16], seed: 19)
+        let x = randomParameter([8, 16], seed: 20), probe = Variable(randomTensor([8, 16], seed: 21))
+        let f = { (attention(x.variable, normalizedBy: norm, batch: 2, seq: 4) * probe).sum() }
+        let e = codecErrors(attention, norm, params: attention.parameters + norm.parameters + [x], f)
+        XCTAssertFalse(attention.recomputesInBackward == (attention.activationCodec == .fp32))
+        assertBounds(e, bf16: 1e-2, int8: 8e-2, "recomputed attention")
+
+        // What the tape keeps: the block input alone, in the attention's codec.
+        attention.activationCodec = .bf16
+        Tape.current.reset()
+        let loss = f()
+        let ops = Set(Tape.current.savedEntries.map(\.op))
+        XCTAssertTrue(ops.isDisjoint(with: ["causal-attention", "rms-norm", "rope"]), "\(ops)")
+        XCTAssertEqual(Tape.current.savedEntries.first { $0.op == "attention-recompute" }?.bytes, 8 * 16 * 2)
+        loss.backward()
+    }
+
+    /// Recomputing from an exactly kept input is the same computation: the gradients agree with
+    /// the path that saves q, k, v and o.
+    func testRecomputedAttentionWithAnExactInputEqualsTheSavingPath() {
+        var rng = RNG(seed: 22)
+        let rope = RotaryEmbedding(headDim: 8, maxPositions: 16)
+        let attention = CausalSelfAttention(dim: 32, heads: 4, kvHeads: 2, rotary: rope, std: 0.3, rng: &rng)
+        let norm = RMSNorm(dim: 32)
+        let x = randomParameter([32, 32], seed: 23), probe = Variable(randomTensor([32, 32], seed: 24))
+        func grads(recompute: Bool) -> [Tensor] {
+            attention.recomputesInBackward = recompute
+            let params = attention.parameters + norm.parameters + [x]
+            for p in params { p.grad = nil }
+            Tape.current.reset()
+            (attention(x.variable, normalizedBy: norm, batch: 2, seq: 16) * probe).sum().backward()
+            return params.map { $0.grad! }
+        }
+        let saving = grads(recompute: false), recomputed = grads(recompute: true)
+        for (a, b) in zip(recomputed, saving) { XCTAssertLessThan(relativeL2(a, b), 1e-6) }
+    }
+
+    /// SwiGLU writing its output over the gate's buffer gives what a fresh output gives, bit for
+    /// bit (also when `down` saves that buffer's new contents in the codec the gate was saved in),
+    /// and the forward holds one (N, F) buffer less.
+    func testSwiGLUReusingTheGateBufferChangesNothingButThePeak() {
+        var rng = RNG(seed: 25)
+        let mlp = SwiGLUMLP(dim: 16, hidden: 64, std: 0.3, rng: &rng)
+        for (_, m) in mlp.namedActivationCompressingModules { m.activationCodec = .int8 }
+        let x = randomParameter([40, 16], seed: 26), probe = Variable(randomTensor([40, 16], seed: 27))
+        func run(reusing: Bool) -> (grads: [Tensor], peak: Int) {
+            let params = mlp.parameters + [x]
+            for p in params { p.grad = nil }
+            Tape.current.reset()
+            let (loss, stats) = Memory.measure { () -> Variable in
+                let y = Tape.current.withModuleScope(path: mlp.path, codec: mlp.activationCodec) {
+                    mlp.down(swiglu(gate: mlp.gate(x.variable), up: mlp.up(x.variable), reusingGate: reusing))
+                }
+                return (y * probe).sum()
+            }
+            loss.backward()
+            return (params.map { $0.grad! }, stats.peak(.activation))
+        }
+        let fresh = run(reusing: false), reused = run(reusing: true)
+        for (a, b) in zip(reused.grads, fresh.grads) { XCTAssertEqual(a.scalars.map(\.bitPattern), b.scalars.map(\.bitPattern)) }
+        XCTAssertLessThanOrEqual(reused.peak, fresh.peak - 40 * 64 * 4, "\(reused.peak) vs \(fresh.peak)")
     }
 
     func testAssignmentByPathCoversModulesInside() throws {
