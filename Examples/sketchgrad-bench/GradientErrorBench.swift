@@ -20,17 +20,7 @@ struct GradientErrorCommand: ParsableCommand {
         abstract: "Relative L2 error of each parameter group's gradient against exact, per op and codec and for the lean configuration, on one batch (one JSON object).",
         discussion: "Example: sketchgrad-bench gradient-error --config llama-20m --batch 8 --seq 256")
 
-    @Option(help: "Model preset. Example: --config llama-20m")
-    var config = "llama-20m"
-
-    @Option(help: "Sequences in the batch. Example: --batch 8")
-    var batch = 8
-
-    @Option(help: "Tokens per sequence. Example: --seq 256")
-    var seq = 256
-
-    @Option(help: "Kernel and BLAS threads. Example: --threads 2")
-    var threads = 2
+    @OptionGroup var shape: ModelBatchOptions
 
     @Option(help: "Rank of the estimators (default: hidden size / 4). Example: --rank 64")
     var rank: Int?
@@ -39,8 +29,6 @@ struct GradientErrorCommand: ParsableCommand {
     var seed: UInt64 = 0
 
     func validate() throws {
-        for (v, flag) in [(batch, "--batch"), (seq, "--seq")] where v < 1 { throw ValidationError("\(flag) must be positive, got \(v)") }
-        guard (1...PretrainSession.maxThreads).contains(threads) else { throw ValidationError("--threads must be in 1...\(PretrainSession.maxThreads), got \(threads)") }
         if let rank, rank < 1 { throw ValidationError("--rank must be positive, got \(rank)") }
     }
 
@@ -52,15 +40,12 @@ struct GradientErrorCommand: ParsableCommand {
     }
 
     func measure() throws -> [String: Any] {
-        try gradientErrors(configName: config, batch: batch, seq: seq, threads: threads, rank: rank, seed: seed)
+        try gradientErrors(config: shape.modelConfig(), name: shape.config, batch: shape.batch, seq: shape.seq, threads: shape.threads, rank: rank, seed: seed)
     }
 }
 
-private func gradientErrors(configName: String, batch: Int, seq: Int, threads: Int, rank: Int?, seed: UInt64) throws -> [String: Any] {
-    let config = try LlamaConfig.preset(configName)
-    guard seq <= config.maxSequenceLength else {
-        throw RunError("--seq \(seq) exceeds the model's maximum sequence length \(config.maxSequenceLength)")
-    }
+private func gradientErrors(config: LlamaConfig, name configName: String, batch: Int, seq: Int, threads: Int, rank: Int?,
+                            seed: UInt64) throws -> [String: Any] {
     let rank = rank ?? config.hiddenSize / 4
     Parallel.setThreads(threads)
     var rng = RNG(seed: seed, stream: 0x70C5)

@@ -21,23 +21,13 @@ struct MemoryCommand: ParsableCommand {
           sketchgrad-bench memory --config llama-130m --batch 4 --seq 1024 --steps 2 --warmup 1 --chart memory-130m.svg
         """)
 
-    @Option(help: "Model preset. Example: --config llama-130m")
-    var config = "llama-20m"
-
-    @Option(help: "Sequences per step. Example: --batch 8")
-    var batch = 8
-
-    @Option(help: "Tokens per sequence. Example: --seq 256")
-    var seq = 256
+    @OptionGroup var shape: ModelBatchOptions
 
     @Option(help: "Timed steps per configuration. Example: --steps 3")
     var steps = 3
 
     @Option(help: "Untimed warm-up steps per configuration. Example: --warmup 1")
     var warmup = 1
-
-    @Option(help: "Kernel and BLAS threads. Example: --threads 2")
-    var threads = 2
 
     @Option(help: "Rank of the estimators (default: hidden size / 4). Example: --rank 64")
     var rank: Int?
@@ -49,11 +39,8 @@ struct MemoryCommand: ParsableCommand {
     var chart: String?
 
     func validate() throws {
-        for (v, flag) in [(batch, "--batch"), (seq, "--seq"), (steps, "--steps")] where v < 1 {
-            throw ValidationError("\(flag) must be positive, got \(v)")
-        }
+        guard steps >= 1 else { throw ValidationError("--steps must be positive, got \(steps)") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative, got \(warmup)") }
-        guard (1...PretrainSession.maxThreads).contains(threads) else { throw ValidationError("--threads must be in 1...\(PretrainSession.maxThreads), got \(threads)") }
         if let rank, rank < 1 { throw ValidationError("--rank must be positive, got \(rank)") }
     }
 
@@ -65,8 +52,8 @@ struct MemoryCommand: ParsableCommand {
     }
 
     func measure() throws -> [String: Any] {
-        let configName = config
-        let model = try LlamaConfig.preset(configName)
+        let (configName, batch, seq, threads) = (shape.config, shape.batch, shape.seq, shape.threads)
+        let model = try shape.modelConfig()
         let rank = self.rank ?? model.hiddenSize / 4
         let estimators = "default=exact; layers.*=gradlite(rank:\(rank))"
         let codecs = "default=int8; layers.*.attention=bf16"
@@ -103,7 +90,7 @@ struct MemoryCommand: ParsableCommand {
         }
         addRatios(&results)
 
-        let chartPath = chart ?? "memory-\(configName)-\(batch)x\(seq).svg"
+        let chartPath = chart ?? "memory-\(shape.configLabel)-\(batch)x\(seq).svg"
         var plot = MemoryChart(title: "\(configName), batch \(batch) × seq \(seq): memory at the allocator's peak by category; peak RSS dashed")
         for r in results {
             let peaks = r["bytes_at_peak"] as? [String: Int] ?? [:]

@@ -20,23 +20,13 @@ struct TrainCommand: ParsableCommand {
           sketchgrad-bench train --pytorch .venv/bin/python
         """)
 
-    @Option(help: "Model preset (llama-20m, llama-60m, llama-100m, llama-130m) or a Hugging Face config.json path. Example: --config llama-60m")
-    var config = "llama-20m"
-
-    @Option(help: "Sequences per step. Example: --batch 8")
-    var batch = 8
-
-    @Option(help: "Tokens per sequence (at most the model's maximum). Example: --seq 256")
-    var seq = 256
+    @OptionGroup var shape: ModelBatchOptions
 
     @Option(help: "Timed steps. Example: --steps 10")
     var steps = 10
 
     @Option(help: "Untimed warm-up steps before them. Example: --warmup 2")
     var warmup = 2
-
-    @Option(help: "Kernel and BLAS threads. Example: --threads 2")
-    var threads = 2
 
     @Option(help: "Estimator assignment (as llama-pretrain --estimators). Example: --estimators 'default=exact;layers.*=haar(rank:64)'")
     var estimators = "default=exact"
@@ -67,9 +57,8 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         func positive(_ v: Int, _ flag: String) throws { guard v >= 1 else { throw ValidationError("\(flag) must be positive, got \(v)") } }
-        try positive(batch, "--batch"); try positive(seq, "--seq"); try positive(steps, "--steps")
+        try positive(steps, "--steps")
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative, got \(warmup)") }
-        guard (1...PretrainSession.maxThreads).contains(threads) else { throw ValidationError("--threads must be in 1...\(PretrainSession.maxThreads), got \(threads)") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive finite number, got \(lr)") }
         if let lossChunk { try positive(lossChunk, "--loss-chunk") }
         for (flag, text) in [("--estimators", estimators), ("--activations", activations)] where holdsNoPathRule(text) {
@@ -88,12 +77,9 @@ struct TrainCommand: ParsableCommand {
 
     /// The measurements as a JSON object.
     func runTrainBench() throws -> [String: Any] {
-        var modelConfig = try config.hasSuffix(".json") || config.contains("/")
-            ? readLlamaConfig(from: URL(fileURLWithPath: config)) : LlamaConfig.preset(config)
+        let (config, batch, seq, threads) = (shape.config, shape.batch, shape.seq, shape.threads)
+        var modelConfig = try shape.modelConfig()
         if let moe { modelConfig.moe = try parseMoESpec(moe) }
-        guard seq <= modelConfig.maxSequenceLength else {
-            throw RunError("--seq \(seq) exceeds the model's maximum sequence length \(modelConfig.maxSequenceLength)")
-        }
         let assignment = try EstimatorAssignment(parsing: estimators)
         let codecs = try ActivationCodecAssignment(parsing: activations)
         let optimizerSpec = try OptimizerSpec(parsing: optimizer)
