@@ -46,6 +46,12 @@ struct GradientErrorCommand: ParsableCommand {
 
 private func gradientErrors(config: LlamaConfig, name configName: String, batch: Int, seq: Int, threads: Int, rank: Int?,
                             seed: UInt64) throws -> [String: Any] {
+    do {
+        try MemoryEstimate.gradients(model: config, batch: batch, seq: seq)
+            .check(against: MemoryLimit.current(), advice: "try a smaller --batch, --seq or --config")
+    } catch let error as SizeOverflowError {
+        throw RunError("\(error): the run is too large for this machine")
+    }
     let rank = rank ?? config.hiddenSize / 4
     Parallel.setThreads(threads)
     var rng = RNG(seed: seed, stream: 0x70C5)

@@ -99,5 +99,10 @@ final class CommandLineErrorTests: XCTestCase {
         r = try runTool("sketchgrad-bench", ["train", "--batch", "-3"])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr)
+        // A batch that cannot fit is refused up front, before any token is drawn.
+        r = try runTool("sketchgrad-bench", ["gradient-error", "--batch", "1000000", "--seq", "1024"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("physical memory"), r.stderr)
     }
 }
