@@ -24,24 +24,29 @@ struct KernelsCommand: ParsableCommand {
 /// Throughput of the Tensor kernels, printed as one JSON object:
 /// - sgemm GFLOP/s at 1024³, 2048³ and the LLaMA-20M shapes M×K×N = 2048×256×688, 2048×688×256,
 ///   2048×256×32000, through `Tensor.matmul` (output allocated by the wrapper; steady state, so the
-///   allocator's cache serves it) and through a direct `cblas_sgemm` into a preallocated buffer,
-///   interleaved, with the ratio of the two times (target: wrapper ≤ 1.05 × direct);
+///   allocator's cache serves it, and the sgemm split over the kernel threads) and through a direct
+///   `cblas_sgemm` on OpenBLAS's own pool of as many threads into a preallocated buffer (all
+///   wrapper runs first, then all direct ones), with the ratio of the two times (target:
+///   wrapper ≤ 1.05 × direct);
 /// - elementwise add and fused SiLU·mul GB/s on 16M floats (bytes read + written) beside a plain
 ///   `memcpy` measured in the same run (target: add ≥ 60% of memcpy), and a single-threaded SIMD
 ///   copy loop for context (glibc's memcpy is not always the fastest copy);
 /// - softmax over 256 rows of 32000 (ms, and GB/s counting one read and one write);
 /// - the saved-tensor codecs (bf16, int8 with stochastic rounding) encoding and decoding the
-///   2048×688 SwiGLU activation of LLaMA-20M (ms, and GB/s of fp32 data).
+///   2048×688 SwiGLU activation of LLaMA-20M (ms, and GB/s of fp32 data);
+/// - 8-bit optimizer states: one pass of `BlockQuantized.updateBlocks` over two moments of
+///   LLaMA-20M's embedding (32000×256, decode both, leave the values, encode both), beside the
+///   same pass over fp32 moments (read and write both), in ms.
 /// Every figure is the median of at least 5 repetitions (`--reps`, default 7; the cheap
 /// memory-bound kernels run 3× as many), after warm-up runs.
 func runKernelBenchmark(reps: Int) throws {
     let env = ProcessInfo.processInfo.environment
     var report = KernelBenchReport(
         benchmark: "kernels", repetitions: reps, threads: Parallel.threads,
-        openblasThreads: Int(openblas_get_num_threads()),
+        openblasThreads: Int(openblas_get_num_threads()), // 1: Tensor.sgemm splits the calls itself
         openblasCore: String(cString: openblas_get_corename()),
         openblasCoretypeEnv: env["OPENBLAS_CORETYPE"] ?? "unset",
-        sgemm: [], elementwise: nil, softmax: nil, codecs: [],
+        sgemm: [], elementwise: nil, softmax: nil, codecs: [], states8: nil,
         targets: .init(wrapperOverDirectMax: 1.05, addOverMemcpyMin: 0.60))
     for (m, k, n) in [(1024, 1024, 1024), (2048, 2048, 2048), (2048, 256, 688), (2048, 688, 256), (2048, 256, 32000)] {
         report.sgemm.append(benchSgemm(m: m, k: k, n: n, reps: reps))
@@ -49,6 +54,7 @@ func runKernelBenchmark(reps: Int) throws {
     report.elementwise = benchElementwise(count: 1 << 24, reps: 3 * reps)
     report.softmax = benchSoftmax(rows: 256, cols: 32000, reps: 3 * reps)
     report.codecs = [TensorCodec.bf16, .int8].map { benchCodec($0, rows: 2048, cols: 688, reps: 3 * reps) }
+    report.states8 = benchStates8(count: 32000 * 256, reps: reps)
     try printJSON(report)
 }
 
@@ -76,6 +82,11 @@ struct KernelBenchReport: Encodable {
         var ms: Double
         var GBs: Double
     }
+    struct States8: Encodable {
+        var values: Int
+        var int8Ms: Double, fp32Ms: Double
+        var int8OverFP32: Double
+    }
     struct Codec: Encodable {
         var codec: String
         var rows: Int, cols: Int
@@ -97,6 +108,7 @@ struct KernelBenchReport: Encodable {
     var elementwise: Elementwise?
     var softmax: Softmax?
     var codecs: [Codec]
+    var states8: States8?
     var targets: Targets
 }
 
@@ -124,6 +136,8 @@ private func benchSgemm(m: Int, k: Int, n: Int, reps: Int) -> KernelBenchReport.
     let a = Tensor.randomNormal([m, k], rng: &rng), b = Tensor.randomNormal([k, n], rng: &rng)
     let c = Tensor(uninitializedShape: [m, n], category: .workspace)
     let direct = {
+        openblas_set_num_threads(Int32(Parallel.threads))
+        defer { openblas_set_num_threads(1) }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
                     a.pointer, Int32(k), b.pointer, Int32(n), 0, c.storage.base, Int32(n))
         kernelBenchSink += c.storage.base[0]
@@ -132,12 +146,12 @@ private func benchSgemm(m: Int, k: Int, n: Int, reps: Int) -> KernelBenchReport.
         let out = Tensor.matmul(a, b)
         kernelBenchSink += out.pointer[0]
     }
-    for _ in 0..<2 { direct(); wrapper() }
-    var td: [Double] = [], tw: [Double] = []
-    for _ in 0..<reps {
-        td.append(kernelBenchTime(direct))
-        tw.append(kernelBenchTime(wrapper))
-    }
+    // Not interleaved: after a direct call OpenBLAS's pool spins for ~0.1 s on the cores the
+    // wrapper's split then needs (the contention `Tensor.sgemm` avoids by not using the pool).
+    for _ in 0..<2 { wrapper() }
+    let tw = (0..<reps).map { _ in kernelBenchTime(wrapper) }
+    for _ in 0..<2 { direct() }
+    let td = (0..<reps).map { _ in kernelBenchTime(direct) }
     let flops = 2 * Double(m) * Double(k) * Double(n)
     let (md, mw) = (kernelBenchMedian(td), kernelBenchMedian(tw))
     return .init(m: m, k: k, n: n, wrapperMs: kernelBenchRound(mw * 1e3), directMs: kernelBenchRound(md * 1e3),
@@ -224,4 +238,32 @@ private func benchCodec(_ codec: TensorCodec, rows: Int, cols: Int, reps: Int) -
     let (me, md) = (kernelBenchMedian(te), kernelBenchMedian(td)), bytes = Double(x.bytes)
     return .init(codec: codec.rawValue, rows: rows, cols: cols, encodeMs: kernelBenchRound(me * 1e3), decodeMs: kernelBenchRound(md * 1e3),
                  encodeGBs: kernelBenchRound(bytes / me * 1e-9, 100), decodeGBs: kernelBenchRound(bytes / md * 1e-9, 100))
+}
+
+private func benchStates8(count: Int, reps: Int) -> KernelBenchReport.States8 {
+    var rng = RNG(seed: 6)
+    let m = Tensor.randomNormal([count], rng: &rng) * 1e-3, v = m.square()
+    var (m8, v8) = (BlockQuantized(quantizing: m, signed: true), BlockQuantized(quantizing: v.sqrt(), signed: false))
+    var (m32, v32) = (m.copy(), v.copy())
+    let int8 = {
+        BlockQuantized.updateBlocks(&m8, &v8) { _, a, b in kernelBenchSink += a[0] + b[0] }
+    }
+    let fp32 = {
+        m32.withUnsafeMutableBufferPointer { pm in
+            v32.withUnsafeMutableBufferPointer { pv in
+                let (a, b) = (UncheckedSendable(pm.baseAddress!), UncheckedSendable(pv.baseAddress!))
+                Parallel.forEachChunk(count, minPerThread: 1 << 14) { r in
+                    for i in r { a.value[i] = a.value[i] * 0.9 + 1e-9; b.value[i] = b.value[i] * 0.999 + 1e-12 }
+                }
+            }
+        }
+    }
+    for _ in 0..<2 { int8(); fp32() }
+    var t8: [Double] = [], t32: [Double] = []
+    for _ in 0..<reps {
+        t8.append(kernelBenchTime(int8))
+        t32.append(kernelBenchTime(fp32))
+    }
+    let (a, b) = (kernelBenchMedian(t8), kernelBenchMedian(t32))
+    return .init(values: count, int8Ms: kernelBenchRound(a * 1e3), fp32Ms: kernelBenchRound(b * 1e3), int8OverFP32: kernelBenchRound(a / b, 100))
 }

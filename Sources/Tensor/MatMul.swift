@@ -1,4 +1,5 @@
 import COpenBLAS
+import Dispatch
 
 /// Matrix products through `cblas_sgemm`; transposes are passed as flags, never materialised.
 extension Tensor {
@@ -73,8 +74,15 @@ extension Tensor {
                      m: m, n: n, k: k, lda: ac, ldb: bc, ldc: n, alpha: alpha, beta: beta)
     }
 
-    /// Row-major `cblas_sgemm`.
-    @inline(__always)
+    /// Row-major `cblas_sgemm`, split over `Parallel.threads` into blocks of C's rows (or of its
+    /// columns when C is wider than tall), each a single-threaded OpenBLAS call.
+    ///
+    /// Why not OpenBLAS's own pool: after each call its threads spin in `sched_yield` for up to
+    /// 2²⁸ cycles, on the same cores where the kernels' dispatch workers then run; at LLaMA-20M
+    /// that spinning held 10–12% of the CPU samples, and splitting here made steps 11–14% faster
+    /// (docs/ARCHITECTURE.md). LAPACK routines run single-threaded as a result. The split depends only
+    /// on the shape and the thread count, so results stay reproducible for a given thread count.
+    /// Inside `Parallel.forEachItem` (one sgemm per worker) there is no further split.
     public static func sgemm(_ a: UnsafePointer<Float>, transposeA: Bool, _ b: UnsafePointer<Float>, transposeB: Bool,
                              _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldc: Int,
                              alpha: Float, beta: Float) {
@@ -83,6 +91,31 @@ extension Tensor {
             if beta == 0 { c.update(repeating: 0, count: m * ldc) } else { for i in 0..<m * ldc { c[i] *= beta } }
             return
         }
+        let byRows = m >= n, length = byRows ? m : n
+        let parts = Parallel.gemmParts(length: length, work: m * n * k)
+        guard parts > 1 else {
+            blasSgemm(a, transposeA, b, transposeB, c, m, n, k, lda, ldb, ldc, alpha, beta)
+            return
+        }
+        let pa = UncheckedSendable(a), pb = UncheckedSendable(b), pc = UncheckedSendable(c)
+        DispatchQueue.concurrentPerform(iterations: parts) { i in
+            // Block edges on multiples of 16 keep the kernels off their edge paths.
+            let lo = i == 0 ? 0 : length * i / parts / 16 * 16
+            let hi = i == parts - 1 ? length : length * (i + 1) / parts / 16 * 16
+            if byRows {
+                blasSgemm(transposeA ? pa.value + lo : pa.value + lo * lda, transposeA, pb.value, transposeB,
+                          pc.value + lo * ldc, hi - lo, n, k, lda, ldb, ldc, alpha, beta)
+            } else {
+                blasSgemm(pa.value, transposeA, transposeB ? pb.value + lo * ldb : pb.value + lo, transposeB,
+                          pc.value + lo, m, hi - lo, k, lda, ldb, ldc, alpha, beta)
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func blasSgemm(_ a: UnsafePointer<Float>, _ transposeA: Bool, _ b: UnsafePointer<Float>, _ transposeB: Bool,
+                                  _ c: UnsafeMutablePointer<Float>, _ m: Int, _ n: Int, _ k: Int, _ lda: Int, _ ldb: Int, _ ldc: Int,
+                                  _ alpha: Float, _ beta: Float) {
         cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }

@@ -3,14 +3,29 @@ import Dispatch
 import Foundation
 
 /// Threading for kernels and BLAS. Splits are fixed by `threads`, so results are reproducible
-/// for a given thread count.
+/// for a given thread count. OpenBLAS itself runs single-threaded: `Tensor.sgemm` splits its
+/// calls over the kernel threads (see there why).
 public enum Parallel {
-    nonisolated(unsafe) public private(set) static var threads: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    nonisolated(unsafe) public private(set) static var threads: Int = {
+        openblas_set_num_threads(1)
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
 
-    /// Sets the kernel threads and OpenBLAS's pool size.
+    /// Whether `forEachItem`'s workers are running (their sgemm calls are not split again).
+    nonisolated(unsafe) private static var insideItems = false
+
+    /// Sets the kernel threads (sgemm splits follow them; OpenBLAS stays single-threaded).
     public static func setThreads(_ n: Int) {
         threads = max(1, n)
-        openblas_set_num_threads(Int32(threads))
+        openblas_set_num_threads(1)
+    }
+
+    /// How many blocks an sgemm of `work` = m·n·k multiply-adds, split along a dimension of
+    /// `length`, runs in: one below ~2²¹ multiply-adds (dispatch costs more than it saves) or when
+    /// called from `forEachItem`'s workers, else up to `threads`, each at least 32 long.
+    @inline(__always) static func gemmParts(length: Int, work: Int) -> Int {
+        if threads <= 1 || insideItems || work < 1 << 21 { return 1 }
+        return Swift.max(1, Swift.min(threads, length / 32))
     }
 
     /// Calls `body` on `threads` contiguous chunks of `0..<count` (one chunk when `count < minPerThread * 2`).
@@ -40,14 +55,13 @@ extension Parallel {
     /// `worker` (in `0..<threads`) indexes per-worker scratch. The result is reproducible when every
     /// item writes its own outputs (which worker runs it then does not matter).
     ///
-    /// OpenBLAS runs single-threaded inside: items that call sgemm on tiles would otherwise each
-    /// start OpenBLAS's pool and oversubscribe the cores.
+    /// The workers' sgemm calls run unsplit: items that call sgemm on tiles would otherwise
+    /// oversubscribe the cores.
     public static func forEachItem(_ count: Int, _ body: (_ item: Int, _ worker: Int) -> Void) {
         let t = min(threads, count)
         if t <= 1 { for i in 0..<count { body(i, 0) }; return }
-        let blasThreads = openblas_get_num_threads()
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(blasThreads) }
+        insideItems = true
+        defer { insideItems = false }
         let queue = ItemQueue(count)
         withoutActuallyEscaping(body) { body in
             let box = UncheckedSendable(body)

@@ -105,6 +105,34 @@ final class MatMulTests: XCTestCase {
         }
     }
 
+    /// Products of ≥ 2²¹ multiply-adds run as blocks of C's rows (m ≥ n) or columns (m < n) on
+    /// the kernel threads: every block edge (multiples of 16, the remainder in the last block),
+    /// transpose flags and an accumulating beta against the naive product, and the same bits
+    /// for 1 thread and 2 up to the kernels' rounding (the blocks are whole rows/columns of C).
+    func testProductsSplitOverTheThreadsMatchTheReference() {
+        let before = Parallel.threads
+        defer { Parallel.setThreads(before) }
+        for (m, k, n) in [(211, 97, 130), (130, 97, 211), (64, 600, 70)] {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let a = randn(ta ? [k, m] : [m, k], seed: 41), b = randn(tb ? [n, k] : [k, n], seed: 42)
+                let c0 = randn([m, n], seed: 43)
+                let p = naiveMatmul(a.scalars, a.shape, b.scalars, b.shape, transposeA: ta, transposeB: tb)
+                let ref = (0..<(m * n)).map { 2 * p[$0] + 0.5 * c0.scalars[$0] }
+                var outputs: [[Float]] = []
+                for threads in [1, 2, 3] {
+                    Parallel.setThreads(threads)
+                    var c = c0
+                    c.addMatmul(a, b, transposeA: ta, transposeB: tb, alpha: 2, beta: 0.5)
+                    assertClose(c, ref, shape: [m, n], tol: 1e-3, "m=\(m) k=\(k) n=\(n) tA=\(ta) tB=\(tb) threads \(threads)")
+                    outputs.append(c.scalars)
+                }
+                for o in outputs.dropFirst() {
+                    XCTAssertLessThanOrEqual(zip(o, outputs[0]).map { Swift.abs($0 - $1) }.max()!, 1e-3, "m=\(m) n=\(n)")
+                }
+            }
+        }
+    }
+
     func testAddMatmulFoldsLeadingDims() {
         // dW += xᵀ δ with x (2, 3, 5) and δ (2, 3, 4): rows fold into K = 6.
         let x = randn([2, 3, 5], seed: 31), d = randn([2, 3, 4], seed: 32)

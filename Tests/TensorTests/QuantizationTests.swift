@@ -74,6 +74,20 @@ final class QuantizationTests: XCTestCase {
         }
     }
 
+    func testOutOfRangeAndNonFiniteInputsTakeTheExtremeValues() {
+        let s = DynamicCode.signed, u = DynamicCode.unsigned
+        for x: Float in [1.5, 1e30, .infinity, .nan, -.nan] {
+            XCTAssertEqual(s.index(of: x), 255, "signed \(x)")
+            XCTAssertEqual(u.index(of: x), 255, "unsigned \(x)")
+        }
+        for x: Float in [-1.5, -1e30, -.infinity] {
+            XCTAssertEqual(s.index(of: x), 0, "signed \(x): the most negative value, −(1 − 0.9/128)")
+            XCTAssertEqual(u.index(of: x), 0, "unsigned \(x): 0")
+        }
+        XCTAssertEqual(Int(s.index(of: -0.0)), 127, "−0 is 0")
+        XCTAssertEqual(u.index(of: -1e-9), 0)
+    }
+
     // MARK: block-wise encoding
 
     private func values(_ n: Int, seed: UInt64, signed: Bool) -> Tensor {

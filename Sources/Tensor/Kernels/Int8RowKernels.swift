@@ -37,11 +37,14 @@ public enum Int8RowKernels {
     /// narrowing use float tricks the baseline SSE2 target vectorises (no libm floor call).
     @inline(__always) static func quantizeRow(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Int8>,
                                               count n: Int, scale inv: Float, key: UInt32) {
-        let lanes = SIMD16<UInt32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        // key + (j + lane)·φ, advanced by 16φ per block instead of multiplied out each time.
+        let laneSteps = SIMD16<UInt32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) &* golden
         let invV = Vec(repeating: inv), magic = Vec(repeating: roundingMagic)
-        var j = 0
+        let step = 16 &* golden
+        var j = 0, base = key
         while j + 16 <= n {
-            let u = uniforms(key: key, indices: SIMD16<UInt32>(repeating: UInt32(truncatingIfNeeded: j)) &+ lanes)
+            let u = uniforms(hashing: SIMD16<UInt32>(repeating: base) &+ laneSteps)
+            base &+= step
             let v = load(x, j) * invV + u
             let nearest = (v + magic) - magic
             var q = nearest.replacing(with: nearest - 1, where: nearest .> v)
@@ -52,7 +55,7 @@ public enum Int8RowKernels {
             j += 16
         }
         while j < n {
-            let u = uniforms(key: key, indices: SIMD16<UInt32>(repeating: UInt32(truncatingIfNeeded: j)))[0]
+            let u = uniforms(hashing: SIMD16<UInt32>(repeating: key &+ UInt32(truncatingIfNeeded: j) &* golden))[0]
             out[j] = Int8(Swift.min(127, Swift.max(-127, (x[j] * inv + u).rounded(.down))))
             j += 1
         }
@@ -61,10 +64,13 @@ public enum Int8RowKernels {
     /// 1.5·2²³: adding and subtracting it rounds a float of magnitude < 2²² to an integer.
     static let roundingMagic: Float = 12_582_912
 
-    /// Uniforms in (0, 1), 24 bits each, centred in their interval: murmur3's finaliser of
-    /// `key + index · golden ratio`.
-    @inline(__always) static func uniforms(key: UInt32, indices: SIMD16<UInt32>) -> Vec {
-        var h = SIMD16<UInt32>(repeating: key) &+ indices &* 0x9E37_79B9
+    /// 2³² / golden ratio: element j of a row is hashed from `key + j · golden`.
+    static let golden: UInt32 = 0x9E37_79B9
+
+    /// Uniforms in (0, 1), 24 bits each, centred in their interval: murmur3's finaliser of `h`
+    /// (`key + index · golden`).
+    @inline(__always) static func uniforms(hashing h0: SIMD16<UInt32>) -> Vec {
+        var h = h0
         h ^= h &>> 16; h &*= 0x85EB_CA6B
         h ^= h &>> 13; h &*= 0xC2B2_AE35
         h ^= h &>> 16
