@@ -105,6 +105,7 @@ struct MemoryCommand: ParsableCommand {
         }
         return ["config": configName, "batch": batch, "seq": seq, "threads": threads, "timed_steps": steps,
                 "estimators": estimators, "activations": codecs, "optimizer": optimizer, "runs": results, "chart": chartPath]
+            .merging(openBLASKernel()) { a, _ in a }
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import COpenBLAS
 import Foundation
 import NN
 import Tensor
@@ -20,6 +21,13 @@ struct SketchgradBench: ParsableCommand {
           sketchgrad-bench gradient-error --config llama-20m
         """,
         subcommands: [KernelsCommand.self, EstimatorsCommand.self, TrainCommand.self, MemoryCommand.self, GradientErrorCommand.self])
+}
+
+/// Which sgemm kernels ran: OpenBLAS's core name and the machine's `OPENBLAS_CORETYPE` ("unset"
+/// when absent), since figures differ by up to 2× between kernels on one processor (TOOLCHAIN.md).
+func openBLASKernel() -> [String: String] {
+    ["openblas_core": String(cString: openblas_get_corename()),
+     "openblas_coretype_env": ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset"]
 }
 
 /// Prints `object` as one pretty, key-sorted JSON object on stdout.

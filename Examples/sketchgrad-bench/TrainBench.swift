@@ -138,6 +138,7 @@ struct TrainCommand: ParsableCommand {
             // JSON has no NaN: a diverged benchmark reports null.
             "final_loss": timed.last.flatMap { $0.loss.isFinite ? Double($0.loss) : nil } ?? NSNull(),
         ]
+        result.merge(openBLASKernel()) { a, _ in a }
         if let python = pytorch {
             result["pytorch"] = try runPyTorchBaseline(python: python, batch: batch, seq: seq, steps: steps, warmup: warmup,
                                                        threads: threads, config: modelConfig, checkpointing: false)

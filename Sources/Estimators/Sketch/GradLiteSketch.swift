@@ -52,12 +52,19 @@ public final class GradLiteSketch: Sketch {
     }
 
     override func basis(step: UInt64, context: [Tensor]) -> Tensor {
-        let vc = context[0]
-        return exploration == 0 ? vc : ProjectionMath.columns(vc, explorationBasis(step: step, core: vc))
+        basis(stepState: stepState(step: step, context: context), context: context)
     }
 
-    /// V_c and the step's basis [V_c, S].
-    override var stateBytes: Int { inFeatures * (2 * rank - exploration) * 4 }
+    /// Only S is kept for the step in flight: V = [V_c, S] is rebuilt from the resident V_c, so
+    /// V_c is not held twice (n·(k − p) floats per sketch: 30 MB at LLaMA-130M, rank 192).
+    override func stepState(step: UInt64, context: [Tensor]) -> Tensor {
+        exploration == 0 ? Tensor.zeros([inFeatures, 0]) : explorationBasis(step: step, core: context[0])
+    }
+
+    override func basis(stepState s: Tensor, context: [Tensor]) -> Tensor { ProjectionMath.columns(context[0], s) }
+
+    /// V_c and the step's S.
+    override var stateBytes: Int { inFeatures * rank * 4 }
 
     override var stateKeys: Set<String> { ["clock", "basis"] }
     override func stateTensors() -> [String: Tensor] { ["clock": clock.encoded, "basis": core] }

@@ -25,9 +25,10 @@ public class Sketch: RecomputeStateful {
     private var members: [ObjectIdentifier] = []
     /// This forward's sketch while some members have not yet taken it.
     private var pending: Pending?
-    /// The basis of the step in flight (n·k floats under `.optimizer`), so the backward of every
-    /// member reuses the forward's instead of regenerating it; any other step is made anew.
-    private var lastBasis: (step: UInt64, basis: Tensor)?
+    /// What the step in flight's basis is rebuilt from (`stepState`, under `.optimizer`), so the
+    /// backward of every member reuses the forward's draws instead of regenerating them; any other
+    /// step is made anew.
+    private var lastStep: (step: UInt64, state: Tensor)?
 
     private struct Pending {
         weak var input: TensorStorage?
@@ -75,11 +76,18 @@ public class Sketch: RecomputeStateful {
 
     /// V of the step a forward saved, (n, k).
     public func basis(for saved: EstimatorSaved) -> Tensor {
-        if let b = lastBasis, b.step == saved.step { return b.basis }
-        let v = basis(step: saved.step, context: saved.context)
-        lastBasis = (saved.step, keep(v, as: .optimizer))
-        return v
+        if let c = lastStep, c.step == saved.step { return basis(stepState: c.state, context: saved.context) }
+        let state = stepState(step: saved.step, context: saved.context)
+        lastStep = (saved.step, keep(state, as: .optimizer))
+        return basis(stepState: state, context: saved.context)
     }
+
+    /// What `basis(for:)` keeps of `step` between the forward and the backward: V itself by
+    /// default; a subclass whose V contains resident state keeps only the rest.
+    func stepState(step: UInt64, context: [Tensor]) -> Tensor { basis(step: step, context: context) }
+
+    /// V from `stepState(step:context:)`'s result and the step's resident tensors.
+    func basis(stepState: Tensor, context: [Tensor]) -> Tensor { stepState }
 
     /// Called once per sketch before z is formed: refreshes an adaptive basis and returns the
     /// resident tensors the backward needs for this step (not counted as saved bytes).
@@ -110,7 +118,7 @@ public class Sketch: RecomputeStateful {
     /// Drops what belongs to the step in flight (after a restore, the clock may be elsewhere).
     private func forgetStep() {
         pending = nil
-        lastBasis = nil
+        lastStep = nil
     }
 
     /// State a forward mutates besides the clock (for checkpointed recomputation).

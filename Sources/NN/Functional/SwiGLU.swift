@@ -18,10 +18,13 @@ public func swiglu(gate: Variable, up: Variable, reusingGate: Bool = false) -> V
     let inPlace = reusingGate && (!needs.contains(true) || tape.currentCodec != .fp32)
     let out = inPlace ? gate.value : SwiGLUKernel.forward(gate: gate.value, up: up.value)
     let saved: [SavedTensor] = needs[0] ? [.compressible(gate.value), .compressible(up.value)] : [.compressible(gate.value)]
+    // Encoded tensors reach the backward as fresh decodes, which it may overwrite with the gradients.
+    let decodedInBackward = tape.currentCodec != .fp32
     // Recorded (so gate is encoded) before an in-place output overwrites it.
     let result = needs.contains(true)
         ? tape.record("swiglu", inputs: [gate, up], output: out, saving: saved) { g, saved in
-            let grads = SwiGLUKernel.backward(g, gate: saved[0], up: needs[0] ? saved[1] : nil, needGate: needs[0], needUp: needs[1])
+            let grads = SwiGLUKernel.backward(g, gate: saved[0], up: needs[0] ? saved[1] : nil, needGate: needs[0], needUp: needs[1],
+                                              overwritingInputs: decodedInBackward)
             return [grads.gate, grads.up]
         }
         : Variable(out)

@@ -36,27 +36,33 @@ package enum SwiGLUKernel {
     ///   - g: (..., F) upstream gradient
     ///   - gate: (..., F)
     ///   - up: (..., F), needed only for the gate's gradient
+    ///   - overwritingInputs: the caller owns `gate` and `up` and reads them no more (they are
+    ///     decoded copies of saved encodings), so the gate's gradient goes into gate's buffer and
+    ///     the up's into up's (gate's when up was not given): two (..., F) buffers fewer in flight,
+    ///     which is the backward's peak in a compressed MLP.
     /// - Returns: the gradients asked for, (..., F) each
-    package static func backward(_ g: Tensor, gate: Tensor, up: Tensor?, needGate: Bool, needUp: Bool) -> (gate: Tensor?, up: Tensor?) {
+    package static func backward(_ g: Tensor, gate: Tensor, up: Tensor?, needGate: Bool, needUp: Bool,
+                                 overwritingInputs: Bool = false) -> (gate: Tensor?, up: Tensor?) {
         precondition(!needGate || up != nil, "swiglu: the gate's gradient needs up")
         let n = g.count, gp = gate.pointer, dp = g.pointer, upp = up?.pointer
-        let dGate = needGate ? Tensor(uninitializedShape: g.shape) : nil
-        let dUp = needUp ? Tensor(uninitializedShape: g.shape) : nil
+        let dGate = needGate ? (overwritingInputs ? gate : Tensor(uninitializedShape: g.shape)) : nil
+        let dUp = needUp ? (overwritingInputs ? (needGate ? up! : gate) : Tensor(uninitializedShape: g.shape)) : nil
         let dgp = dGate?.storage.base, dup = dUp?.storage.base
+        // Every input element is loaded before either output is stored: the outputs may be the inputs.
         Parallel.forEachChunk(n, minPerThread: 1 << 16) { r in
             var i = r.lowerBound
             while i + 16 <= r.upperBound {
-                let x = load(gp, i), gi = load(dp, i)
+                let x = load(gp, i), gi = load(dp, i), u = upp.map { load($0, i) }
                 let s = vsigmoid(x)
                 if let dup { store(gi * x * s, dup, i) }
-                if let dgp, let upp { store(gi * load(upp, i) * s * (1 + x * (1 - s)), dgp, i) }
+                if let dgp, let u { store(gi * u * s * (1 + x * (1 - s)), dgp, i) }
                 i += 16
             }
             while i < r.upperBound {
-                let x = gp[i], gi = dp[i]
+                let x = gp[i], gi = dp[i], u = upp?[i]
                 let s = vsigmoid(Vec(repeating: x))[0]
                 if let dup { dup[i] = gi * x * s }
-                if let dgp, let upp { dgp[i] = gi * upp[i] * s * (1 + x * (1 - s)) }
+                if let dgp, let u { dgp[i] = gi * u * s * (1 + x * (1 - s)) }
                 i += 1
             }
         }

@@ -100,8 +100,9 @@ final class MemoryEstimateTests: XCTestCase {
     }
 
     /// Each estimator's `stateBytes` is what it holds once warmed up: its state tensors (the
-    /// counters excluded) plus, where the basis is not itself state, the step's basis (n, k) its
-    /// sketch keeps for the backward.
+    /// counters excluded) plus what its sketch keeps of the step in flight for the backward: the
+    /// step's basis (n, k) where it is not itself state, only the exploration columns S (n, p)
+    /// for GradLite, whose V = [V_c, S] contains its resident core.
     func testEstimatorStateBytesMatchTheirState() throws {
         let (m, n) = (24, 16)
         var rng = RNG(seed: 5)
@@ -112,7 +113,9 @@ final class MemoryEstimateTests: XCTestCase {
                 _ = e.weightGradient(outputGradient: Tensor.randomNormal([10, m], rng: &rng), saved: saved, weightShape: [m, n])
             }
             let held = e.stateTensors().filter { !["clock", "covariance_step"].contains($0.key) }.values.reduce(0) { $0 + $1.bytes }
-            let stepBasis = text.hasPrefix("exact") || text.hasPrefix("lowrank") ? 0 : n * ((e as! any SketchingEstimator).rank) * 4
+            let stepColumns = text.hasPrefix("exact") || text.hasPrefix("lowrank") ? 0
+                : (e as? GradLiteEstimator)?.sketch.exploration ?? (e as! any SketchingEstimator).rank
+            let stepBasis = n * stepColumns * 4
             XCTAssertEqual(e.stateBytes(weightShape: [m, n]), held + stepBasis, text)
         }
     }
