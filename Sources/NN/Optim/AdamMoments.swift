@@ -40,22 +40,18 @@ final class AdamMoments {
         }
     }
 
-    /// Runs `body(range, m, v)` on fp32 moments: once over the whole tensor for fp32 states; per
-    /// block of 2048 values (in parallel, with decoded scratch, re-encoded afterwards) for 8-bit ones.
+    /// Runs `body(range, m, v, form)` on fp32 moments: once over the whole tensor for fp32 states;
+    /// per block of 2048 values (in parallel, with decoded scratch, re-encoded afterwards) for 8-bit
+    /// ones, whose codes hold √v, so the second moment is handed over as √v (`form`) and the
+    /// kernel reads and writes that form (one square root per value, the one the update needs).
     /// `range` places the pointers' first value in the tensor (index the gradient and weight with it).
-    func update(_ body: (Range<Int>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+    func update(_ body: (Range<Int>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, SecondMomentForm) -> Void) {
         if encoding == .int8 {
-            BlockQuantized.updateBlocks(&m8!, &v8!) { r, m, root in
-                var i = 0 // the codes hold √v
-                while i < r.count { let n = Swift.min(16, r.count - i); let u = load(root, i, count: n); store(u * u, root, i, count: n); i += n }
-                body(r, m, root)
-                i = 0
-                while i < r.count { let n = Swift.min(16, r.count - i); store(load(root, i, count: n).squareRoot(), root, i, count: n); i += n }
-            }
+            BlockQuantized.updateBlocks(&m8!, &v8!) { r, m, root in body(r, m, root, .root) }
             return
         }
         m32!.withUnsafeMutableBufferPointer { pm in
-            v32!.withUnsafeMutableBufferPointer { pv in body(0..<pm.count, pm.baseAddress!, pv.baseAddress!) }
+            v32!.withUnsafeMutableBufferPointer { pv in body(0..<pm.count, pm.baseAddress!, pv.baseAddress!, .value) }
         }
     }
 

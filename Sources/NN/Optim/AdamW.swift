@@ -94,8 +94,8 @@ public final class AdamW: FusedBackwardOptimizer {
         slot.parameter.updateInPlace { value in
             value.withUnsafeMutableBufferPointer { w in
                 let pw = UncheckedSendable(w.baseAddress!)
-                state.moments.update { r, m, v in
-                    adamwKernel(weight: pw.value + r.lowerBound, grad: g.pointer + r.lowerBound, m: m, v: v,
+                state.moments.update { r, m, v, form in
+                    adamwKernel(weight: pw.value + r.lowerBound, grad: g.pointer + r.lowerBound, m: m, v: v, form: form,
                                 count: r.count, learningRate: lr, weightDecay: wd, c, gradScale: gradScale)
                 }
             }

@@ -32,11 +32,23 @@ struct AdamCoefficients {
     }
 }
 
+/// How a kernel's second-moment buffer holds Adam's v: v itself (fp32 states) or √v (8-bit
+/// states encode √v). Either way the kernel computes the same fp32 values: the root form is
+/// squared on load and the new v's root, which the update needs anyway, is what it stores.
+enum SecondMomentForm {
+    case value, root
+
+    /// v from the stored form.
+    @inline(__always) func value(_ stored: Vec) -> Vec { self == .root ? stored * stored : stored }
+    /// The stored form of the new v, given v and √v.
+    @inline(__always) func stored(_ v: Vec, root: Vec) -> Vec { self == .root ? root : v }
+}
+
 /// AdamW (Loshchilov & Hutter; PyTorch's formula) in one pass over `count` elements:
 /// `w ← w(1 − lr·wd)`, `m ← β1 m + (1−β1) g`, `v ← β2 v + (1−β2) g²`,
 /// `w ← w − (lr / (1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + ε)`, with `g` multiplied by `gradScale` first.
 func adamwKernel(weight w: UnsafeMutablePointer<Float>, grad g: UnsafePointer<Float>,
-                 m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,
+                 m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, form: SecondMomentForm = .value, count: Int,
                  learningRate lr: Float, weightDecay wd: Float, _ c: AdamCoefficients, gradScale: Float = 1) {
     let decay = 1 - lr * wd
     let stepSize = lr / c.correction1
@@ -47,10 +59,11 @@ func adamwKernel(weight w: UnsafeMutablePointer<Float>, grad g: UnsafePointer<Fl
     forEachBlock(count) { i, n in
         let gi = load(pg.value, i, count: n) * gradScale
         let mi = b1 * load(pm.value, i, count: n) + a1 * gi
-        let vi = b2 * load(pv.value, i, count: n) + a2 * (gi * gi)
-        let wi = load(pw.value, i, count: n) * decay - stepSize * (mi / (vi.squareRoot() * invRootC2 + eps))
+        let vi = b2 * form.value(load(pv.value, i, count: n)) + a2 * (gi * gi)
+        let root = vi.squareRoot()
+        let wi = load(pw.value, i, count: n) * decay - stepSize * (mi / (root * invRootC2 + eps))
         store(mi, pm.value, i, count: n)
-        store(vi, pv.value, i, count: n)
+        store(form.stored(vi, root: root), pv.value, i, count: n)
         store(wi, pw.value, i, count: n)
     }
 }
@@ -59,16 +72,18 @@ func adamwKernel(weight w: UnsafeMutablePointer<Float>, grad g: UnsafePointer<Fl
 /// their basis): `m ← β1 m + (1−β1) r`, `v ← β2 v + (1−β2) r²`, `out = m / (√v + ε)`.
 /// No bias correction here: GaLore folds it into the step size `lr·√(1−β2ᵗ)/(1−β1ᵗ)`.
 func adamDirectionKernel(_ r: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
-                         out: UnsafeMutablePointer<Float>, count: Int, beta1 b1: Float, beta2 b2: Float, eps: Float) {
+                         form: SecondMomentForm = .value, out: UnsafeMutablePointer<Float>, count: Int,
+                         beta1 b1: Float, beta2 b2: Float, eps: Float) {
     let (a1, a2) = (1 - b1, 1 - b2)
     let pr = UncheckedSendable(r), pm = UncheckedSendable(m), pv = UncheckedSendable(v), po = UncheckedSendable(out)
     forEachBlock(count) { i, n in
         let ri = load(pr.value, i, count: n)
         let mi = b1 * load(pm.value, i, count: n) + a1 * ri
-        let vi = b2 * load(pv.value, i, count: n) + a2 * (ri * ri)
+        let vi = b2 * form.value(load(pv.value, i, count: n)) + a2 * (ri * ri)
+        let root = vi.squareRoot()
         store(mi, pm.value, i, count: n)
-        store(vi, pv.value, i, count: n)
-        store(mi / (vi.squareRoot() + eps), po.value, i, count: n)
+        store(form.stored(vi, root: root), pv.value, i, count: n)
+        store(mi / (root + eps), po.value, i, count: n)
     }
 }
 

@@ -61,8 +61,8 @@ final class SubspaceAdamCore {
         var n = Tensor(uninitializedShape: r.shape)
         n.withUnsafeMutableBufferPointer { o in
             let po = UncheckedSendable(o.baseAddress!)
-            s.moments.update { range, m, v in
-                adamDirectionKernel(r.pointer + range.lowerBound, m: m, v: v, out: po.value + range.lowerBound, count: range.count,
+            s.moments.update { range, m, v, form in
+                adamDirectionKernel(r.pointer + range.lowerBound, m: m, v: v, form: form, out: po.value + range.lowerBound, count: range.count,
                                     beta1: options.beta1, beta2: options.beta2, eps: options.eps)
             }
         }
