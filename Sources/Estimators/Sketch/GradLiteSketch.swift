@@ -51,10 +51,6 @@ public final class GradLiteSketch: Sketch {
         return [core]
     }
 
-    override func basis(step: UInt64, context: [Tensor]) -> Tensor {
-        basis(stepState: stepState(step: step, context: context), context: context)
-    }
-
     /// Only S is kept for the step in flight: V = [V_c, S] is rebuilt from the resident V_c, so
     /// V_c is not held twice (n·(k − p) floats per sketch: 30 MB at LLaMA-130M, rank 192).
     override func stepState(step: UInt64, context: [Tensor]) -> Tensor {

@@ -17,7 +17,7 @@ import Tensor
 /// A member calling again (the layer applied twice) starts a new sketch.
 ///
 /// Subclasses supply `prepare(input:step:)` (refresh; the resident tensors valid for this step)
-/// and `basis(step:context:)`, plus their state.
+/// and `basis(step:context:)` (or `stepState`/`basis(stepState:context:)`), plus their state.
 public class Sketch: RecomputeStateful {
     public let inFeatures: Int
     public let rank: Int
