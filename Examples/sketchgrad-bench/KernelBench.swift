@@ -6,7 +6,7 @@ import Tensor
 struct KernelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kernels",
-        abstract: "sgemm, elementwise and softmax throughput of the Tensor kernels (one JSON object).",
+        abstract: "sgemm, elementwise, softmax, codec, 8-bit state and attention throughput of the Tensor kernels (one JSON object).",
         discussion: "Example: sketchgrad-bench kernels --reps 9")
 
     @Option(help: "Repetitions per figure, 5...10000 (the cheap memory-bound kernels run 3× as many). Example: --reps 9")
@@ -37,6 +37,9 @@ struct KernelsCommand: ParsableCommand {
 /// - 8-bit optimizer states: one pass of `BlockQuantized.updateBlocks` over two moments of
 ///   LLaMA-20M's embedding (32000×256, decode both, leave the values, encode both), beside the
 ///   same pass over fp32 moments (read and write both), in ms.
+/// - tiled causal attention forward and backward (all three gradients) at the LLaMA-20M
+///   (B 8, S 256, 4 heads of 64) and LLaMA-130M (B 4, S 1024, 12 heads of 64) shapes, in ms and
+///   GFLOP/s of the causal half of the products.
 /// Every figure is the median of at least 5 repetitions (`--reps`, default 7; the cheap
 /// memory-bound kernels run 3× as many), after warm-up runs.
 func runKernelBenchmark(reps: Int) throws {
@@ -46,7 +49,7 @@ func runKernelBenchmark(reps: Int) throws {
         openblasThreads: Int(openblas_get_num_threads()), // 1: Tensor.sgemm splits the calls itself
         openblasCore: String(cString: openblas_get_corename()),
         openblasCoretypeEnv: env["OPENBLAS_CORETYPE"] ?? "unset",
-        sgemm: [], elementwise: nil, softmax: nil, codecs: [], states8: nil,
+        sgemm: [], elementwise: nil, softmax: nil, codecs: [], states8: nil, attention: [],
         targets: .init(wrapperOverDirectMax: 1.05, addOverMemcpyMin: 0.60))
     for (m, k, n) in [(1024, 1024, 1024), (2048, 2048, 2048), (2048, 256, 688), (2048, 688, 256), (2048, 256, 32000)] {
         report.sgemm.append(benchSgemm(m: m, k: k, n: n, reps: reps))
@@ -55,6 +58,8 @@ func runKernelBenchmark(reps: Int) throws {
     report.softmax = benchSoftmax(rows: 256, cols: 32000, reps: 3 * reps)
     report.codecs = [TensorCodec.bf16, .int8].map { benchCodec($0, rows: 2048, cols: 688, reps: 3 * reps) }
     report.states8 = benchStates8(count: 32000 * 256, reps: reps)
+    report.attention = [benchAttention(batch: 8, seq: 256, heads: 4, headDim: 64, reps: reps),
+                        benchAttention(batch: 4, seq: 1024, heads: 12, headDim: 64, reps: reps)]
     try printJSON(report)
 }
 
@@ -87,6 +92,13 @@ struct KernelBenchReport: Encodable {
         var int8Ms: Double, fp32Ms: Double
         var int8OverFP32: Double
     }
+    struct Attention: Encodable {
+        var batch: Int, seq: Int, heads: Int, headDim: Int
+        var forwardMs: Double, backwardMs: Double
+        /// Over the causal half of each product (B·H·S²/2 scores of d multiply-adds): forward
+        /// Q Kᵀ and P V, backward Q Kᵀ recomputed, Pᵀ dO, dO Vᵀ, dS K and dSᵀ Q.
+        var forwardGflops: Double, backwardGflops: Double
+    }
     struct Codec: Encodable {
         var codec: String
         var rows: Int, cols: Int
@@ -109,6 +121,7 @@ struct KernelBenchReport: Encodable {
     var softmax: Softmax?
     var codecs: [Codec]
     var states8: States8?
+    var attention: [Attention]
     var targets: Targets
 }
 
@@ -266,4 +279,33 @@ private func benchStates8(count: Int, reps: Int) -> KernelBenchReport.States8 {
     }
     let (a, b) = (kernelBenchMedian(t8), kernelBenchMedian(t32))
     return .init(values: count, int8Ms: kernelBenchRound(a * 1e3), fp32Ms: kernelBenchRound(b * 1e3), int8OverFP32: kernelBenchRound(a / b, 100))
+}
+
+private func benchAttention(batch: Int, seq: Int, heads: Int, headDim: Int, reps: Int) -> KernelBenchReport.Attention {
+    var rng = RNG(seed: 7)
+    let shape = [batch * seq, heads * headDim]
+    let (q, k, v, dO) = (Tensor.randomNormal(shape, rng: &rng), Tensor.randomNormal(shape, rng: &rng),
+                         Tensor.randomNormal(shape, rng: &rng), Tensor.randomNormal(shape, rng: &rng))
+    let kernel = CausalAttentionKernel(batch: batch, seq: seq, heads: heads, kvHeads: heads, headDim: headDim)
+    var (out, lse) = kernel.forward(q: q, k: k, v: v)
+    let forward = {
+        (out, lse) = kernel.forward(q: q, k: k, v: v)
+        kernelBenchSink += out.pointer[0]
+    }
+    let backward = {
+        let g = kernel.backward(gradOutput: dO, q: q, k: k, v: v, out: out, logSumExp: lse, needs: (true, true, true))
+        kernelBenchSink += g.dq!.pointer[0]
+    }
+    for _ in 0..<2 { forward(); backward() }
+    var tf: [Double] = [], tb: [Double] = []
+    for _ in 0..<reps {
+        tf.append(kernelBenchTime(forward))
+        tb.append(kernelBenchTime(backward))
+    }
+    // One product of the causal half: B·H·S²/2 score entries, d multiply-adds each.
+    let product = Double(batch * heads) * Double(seq) * Double(seq) / 2 * Double(headDim) * 2
+    let (f, b) = (kernelBenchMedian(tf), kernelBenchMedian(tb))
+    return .init(batch: batch, seq: seq, heads: heads, headDim: headDim,
+                 forwardMs: kernelBenchRound(f * 1e3), backwardMs: kernelBenchRound(b * 1e3),
+                 forwardGflops: kernelBenchRound(2 * product / f * 1e-9, 10), backwardGflops: kernelBenchRound(5 * product / b * 1e-9, 10))
 }

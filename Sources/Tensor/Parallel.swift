@@ -56,10 +56,11 @@ extension Parallel {
     /// item writes its own outputs (which worker runs it then does not matter).
     ///
     /// The workers' sgemm calls run unsplit: items that call sgemm on tiles would otherwise
-    /// oversubscribe the cores.
+    /// oversubscribe the cores. A `forEachItem` called from a worker runs its items in order on
+    /// that worker (worker index 0), so the flag is set and cleared by the outermost call only.
     public static func forEachItem(_ count: Int, _ body: (_ item: Int, _ worker: Int) -> Void) {
         let t = min(threads, count)
-        if t <= 1 { for i in 0..<count { body(i, 0) }; return }
+        if t <= 1 || insideItems { for i in 0..<count { body(i, 0) }; return }
         insideItems = true
         defer { insideItems = false }
         let queue = ItemQueue(count)
