@@ -11,6 +11,12 @@ import NN
 /// the same model and batch. Prints one JSON object (per run: allocator peak by
 /// category, the composition at the total's peak, peak RSS, tokens/s, saved activation bytes, and
 /// ratios to exact) and writes an SVG bar chart (`--chart PATH`) stacking the composition at the peak.
+///
+/// With `--rounds N` the whole sequence runs N times, one configuration after the other, so a
+/// shared machine's drift reaches every configuration alike: tokens/s is then the median over the
+/// rounds (each round's figure in `tokens_per_s_rounds`) and its ratio to exact the median of the
+/// rounds' paired ratios. Memory figures are the first round's (the allocator's peaks repeat
+/// exactly; `peak_rss_bytes_rounds` lists every round's RSS).
 struct MemoryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "memory",
@@ -19,6 +25,7 @@ struct MemoryCommand: ParsableCommand {
         Examples:
           sketchgrad-bench memory --config llama-20m --batch 8 --seq 256 --pytorch .venv/bin/python
           sketchgrad-bench memory --config llama-130m --batch 4 --seq 1024 --steps 2 --warmup 1 --chart memory-130m.svg
+          sketchgrad-bench memory --rounds 3   (speed ratios as medians over 3 alternating rounds)
         """)
 
     @OptionGroup var shape: ModelBatchOptions
@@ -28,6 +35,9 @@ struct MemoryCommand: ParsableCommand {
 
     @Option(help: "Untimed warm-up steps per configuration. Example: --warmup 1")
     var warmup = 1
+
+    @Option(help: "Run every configuration this many times, alternating, and report median tokens/s and the median of the rounds' ratios to exact, 1...50. Example: --rounds 3")
+    var rounds = 1
 
     @Option(help: "Rank of the estimators (default: hidden size / 4). Example: --rank 64")
     var rank: Int?
@@ -41,6 +51,7 @@ struct MemoryCommand: ParsableCommand {
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be positive, got \(steps)") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative, got \(warmup)") }
+        guard (1...50).contains(rounds) else { throw ValidationError("--rounds must be in 1...50, got \(rounds)") }
         if let rank, rank < 1 { throw ValidationError("--rank must be positive, got \(rank)") }
     }
 
@@ -71,24 +82,29 @@ struct MemoryCommand: ParsableCommand {
         ]
         let common = ["--config", configName, "--batch", "\(batch)", "--seq", "\(seq)", "--steps", "\(steps)",
                       "--warmup", "\(warmup)", "--threads", "\(threads)"]
-        var results: [[String: Any]] = []
-        for run in runs {
-            FileHandle.standardError.write(Data("memory: \(run.name)\n".utf8))
-            var r = try runSelf(["train"] + common + run.flags)
-            r["name"] = run.name
-            r["flags"] = run.flags
-            results.append(r)
-        }
-        if let python = pytorch {
-            for (name, checkpointing) in [("pytorch eager", false), ("pytorch + checkpointing", true)] {
-                FileHandle.standardError.write(Data("memory: \(name)\n".utf8))
-                var r = try runPyTorchBaseline(python: python, batch: batch, seq: seq, steps: steps, warmup: warmup,
-                                               threads: threads, config: model, checkpointing: checkpointing)
-                r["name"] = name
+        var everyRound: [[[String: Any]]] = []
+        for round in 1...rounds {
+            let label = rounds > 1 ? "memory: round \(round)/\(rounds): " : "memory: "
+            var results: [[String: Any]] = []
+            for run in runs {
+                FileHandle.standardError.write(Data("\(label)\(run.name)\n".utf8))
+                var r = try runSelf(["train"] + common + run.flags)
+                r["name"] = run.name
+                r["flags"] = run.flags
                 results.append(r)
             }
+            if let python = pytorch {
+                for (name, checkpointing) in [("pytorch eager", false), ("pytorch + checkpointing", true)] {
+                    FileHandle.standardError.write(Data("\(label)\(name)\n".utf8))
+                    var r = try runPyTorchBaseline(python: python, batch: batch, seq: seq, steps: steps, warmup: warmup,
+                                                   threads: threads, config: model, checkpointing: checkpointing)
+                    r["name"] = name
+                    results.append(r)
+                }
+            }
+            everyRound.append(results)
         }
-        addRatios(&results)
+        let results = combineRounds(everyRound)
 
         let chartPath = chart ?? "memory-\(shape.configLabel)-\(batch)x\(seq).svg"
         var plot = MemoryChart(title: "\(configName), batch \(batch) × seq \(seq): memory at the allocator's peak by category; peak RSS dashed")
@@ -103,26 +119,38 @@ struct MemoryCommand: ParsableCommand {
         do { try Data(plot.svg().utf8).write(to: URL(fileURLWithPath: chartPath), options: .atomic) } catch {
             throw RunError("--chart: cannot write \(chartPath): \(error.localizedDescription)")
         }
-        return ["config": configName, "batch": batch, "seq": seq, "threads": threads, "timed_steps": steps,
+        return ["config": configName, "batch": batch, "seq": seq, "threads": threads, "timed_steps": steps, "rounds": rounds,
                 "estimators": estimators, "activations": codecs, "optimizer": optimizer, "runs": results, "chart": chartPath]
             .merging(openBLASKernel()) { a, _ in a }
     }
 }
 
-/// Ratios of each run's peaks and speed to the exact run's (the first), for reading the table.
-private func addRatios(_ results: inout [[String: Any]]) {
-    guard let exact = results.first else { return }
+/// The first round's results, with tokens/s replaced by the median over rounds, each round's
+/// tokens/s and RSS listed, and `vs_exact`: each run's peaks and RSS over the exact run's (the
+/// first) and the median over rounds of its tokens/s over that round's exact run.
+private func combineRounds(_ rounds: [[[String: Any]]]) -> [[String: Any]] {
+    var results = rounds[0]
+    guard let exact = results.first else { return results }
     let exactPeaks = exact["peak_bytes"] as? [String: Int] ?? [:]
     for i in results.indices {
+        let speeds = rounds.compactMap { $0[i]["tokens_per_s"] as? Double }
+        let exactSpeeds = rounds.map { $0[0]["tokens_per_s"] as? Double }
+        if speeds.count == rounds.count {
+            results[i]["tokens_per_s"] = median(speeds)
+            results[i]["tokens_per_s_rounds"] = speeds
+        }
+        results[i]["peak_rss_bytes_rounds"] = rounds.compactMap { $0[i]["peak_rss_bytes"] as? Int }
         var ratios: [String: Double] = [:]
         let peaks = results[i]["peak_bytes"] as? [String: Int] ?? [:]
         for key in ["activation", "total"] {
             if let a = peaks[key], let b = exactPeaks[key], b > 0 { ratios[key] = Double(a) / Double(b) }
         }
         if let a = results[i]["peak_rss_bytes"] as? Int, let b = exact["peak_rss_bytes"] as? Int, b > 0 { ratios["rss"] = Double(a) / Double(b) }
-        if let a = results[i]["tokens_per_s"] as? Double, let b = exact["tokens_per_s"] as? Double, b > 0 { ratios["tokens_per_s"] = a / b }
+        let paired = zip(speeds, exactSpeeds).compactMap { a, b in b.flatMap { $0 > 0 ? a / $0 : nil } }
+        if speeds.count == rounds.count, paired.count == rounds.count { ratios["tokens_per_s"] = median(paired) }
         results[i]["vs_exact"] = ratios
     }
+    return results
 }
 
 /// Runs this executable with `arguments` in a fresh process and returns the JSON it prints.

@@ -44,7 +44,8 @@ final class ToolRobustnessTests: XCTestCase {
                      ["train", "--threads", "99999999999"], ["train", "--lr", "nan"], ["train", "--loss-chunk", "0"],
                      ["train", "--seq", "100000"], ["train", "--config", "llama-7b"], ["train", "--moe", "experts:0"],
                      ["estimators", "--rows", "0"], ["estimators", "--rows", "-5"], ["estimators", "--iterations", "0"],
-                     ["estimators", "--rows", "99999999999999"], ["kernels", "--reps", "2"], ["kernels", "--reps", "x"]] {
+                     ["estimators", "--rows", "99999999999999"], ["kernels", "--reps", "2"], ["kernels", "--reps", "x"],
+                     ["memory", "--rounds", "0"], ["memory", "--rounds", "51"]] {
             try assertOneLineError("sketchgrad-bench", args)
         }
         try assertOneLineError("sketchgrad-bench", ["train", "--batch", "100000", "--seq", "1024"], mentions: "the run needs about")
