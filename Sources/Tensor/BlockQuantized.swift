@@ -63,9 +63,17 @@ public struct BlockQuantized: @unchecked Sendable {
     /// Writes the decoded values of block `b` to `out` (`range(ofBlock: b).count` floats).
     @inline(__always) public func decode(block b: Int, into out: UnsafeMutablePointer<Float>) {
         let r = range(ofBlock: b), a = absmax.pointer[b]
-        code.values.withUnsafeBufferPointer { table in
+        // The block's 256 scaled values first (the same products a per-value multiply would
+        // give), so decoding a value is one lookup.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { scaled in
+            let s = scaled.baseAddress!
+            code.values.withUnsafeBufferPointer { table in
+                var k = 0
+                while k < 256 { store(load(table.baseAddress!, k) * a, s, k); k += 16 }
+            }
             codes.withUnsafeBufferPointer { c in
-                for i in 0..<r.count { out[i] = table[Int(c[r.lowerBound + i])] * a }
+                let src = c.baseAddress! + r.lowerBound
+                for i in 0..<r.count { out[i] = s[Int(src[i])] }
             }
         }
     }

@@ -109,6 +109,11 @@ final class QuantizationTests: XCTestCase {
                 let r = q.range(ofBlock: b)
                 let a = r.map { Swift.abs(x.pointer[$0]) }.max()!
                 XCTAssertEqual(q.absmax.pointer[b], a, "block \(b) keeps its absmax")
+                q.codes.withUnsafeBufferPointer { c in
+                    for i in r {
+                        XCTAssertEqual(y.pointer[i].bitPattern, (code[Int(c[i])] * a).bitPattern, "element \(i) decodes to its code's value times the absmax")
+                    }
+                }
                 for i in r {
                     let u = x.pointer[i] / a
                     // The decoded value is a nearest code (times absmax) ...
