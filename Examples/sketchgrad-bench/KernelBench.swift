@@ -142,6 +142,15 @@ private func kernelBenchMedian(_ xs: [Double]) -> Double {
     return Double(kernelBenchNow() - t0) * 1e-9
 }
 
+/// Runs `bodies` `warmup` times each, then `reps` times each in alternation (so drift reaches all
+/// alike), and returns each body's median time in seconds.
+private func kernelBenchMedians(reps: Int, warmup: Int, _ bodies: [() -> Void]) -> [Double] {
+    for _ in 0..<warmup { for body in bodies { body() } }
+    var times = [[Double]](repeating: [], count: bodies.count)
+    for _ in 0..<reps { for (i, body) in bodies.enumerated() { times[i].append(kernelBenchTime(body)) } }
+    return times.map(kernelBenchMedian)
+}
+
 private func kernelBenchRound(_ x: Double, _ digits: Double = 1000) -> Double { (x * digits).rounded() / digits }
 
 private func benchSgemm(m: Int, k: Int, n: Int, reps: Int) -> KernelBenchReport.Sgemm {
@@ -198,18 +207,11 @@ private func benchElementwise(count: Int, reps: Int) -> KernelBenchReport.Elemen
         let out = Tensor.combine(a, b, { $0 * vsigmoid($0) * $1 }, { $0 * vsigmoid(Vec(repeating: $0))[0] * $1 })
         kernelBenchSink += out.pointer[count - 1]
     }
-    for _ in 0..<3 { copy(); simdCopy(); add(); siluMul() }
-    var tc: [Double] = [], tv: [Double] = [], ta: [Double] = [], ts: [Double] = []
-    for _ in 0..<reps {
-        tc.append(kernelBenchTime(copy))
-        tv.append(kernelBenchTime(simdCopy))
-        ta.append(kernelBenchTime(add))
-        ts.append(kernelBenchTime(siluMul))
-    }
-    let memcpyGBs = 2 * bytes / kernelBenchMedian(tc) * 1e-9
-    let simdCopyGBs = 2 * bytes / kernelBenchMedian(tv) * 1e-9
-    let addGBs = 3 * bytes / kernelBenchMedian(ta) * 1e-9
-    let siluGBs = 3 * bytes / kernelBenchMedian(ts) * 1e-9
+    let t = kernelBenchMedians(reps: reps, warmup: 3, [copy, simdCopy, add, siluMul])
+    let memcpyGBs = 2 * bytes / t[0] * 1e-9
+    let simdCopyGBs = 2 * bytes / t[1] * 1e-9
+    let addGBs = 3 * bytes / t[2] * 1e-9
+    let siluGBs = 3 * bytes / t[3] * 1e-9
     return .init(floats: count, memcpyGBs: kernelBenchRound(memcpyGBs, 100), simdCopyGBs: kernelBenchRound(simdCopyGBs, 100), addGBs: kernelBenchRound(addGBs, 100),
                  addOverMemcpy: kernelBenchRound(addGBs / memcpyGBs), siluMulGBs: kernelBenchRound(siluGBs, 100),
                  siluMulOverMemcpy: kernelBenchRound(siluGBs / memcpyGBs),
@@ -223,10 +225,7 @@ private func benchSoftmax(rows: Int, cols: Int, reps: Int) -> KernelBenchReport.
         let y = x.softmax()
         kernelBenchSink += y.pointer[0]
     }
-    for _ in 0..<3 { run() }
-    var t: [Double] = []
-    for _ in 0..<reps { t.append(kernelBenchTime(run)) }
-    let med = kernelBenchMedian(t)
+    let med = kernelBenchMedians(reps: reps, warmup: 3, [run])[0]
     return .init(rows: rows, cols: cols, ms: kernelBenchRound(med * 1e3), GBs: kernelBenchRound(2 * Double(rows * cols * 4) / med * 1e-9, 100))
 }
 
@@ -242,13 +241,8 @@ private func benchCodec(_ codec: TensorCodec, rows: Int, cols: Int, reps: Int) -
         let y = encoded.decoded()
         kernelBenchSink += y.pointer[0]
     }
-    for _ in 0..<3 { encode(); decode() }
-    var te: [Double] = [], td: [Double] = []
-    for _ in 0..<reps {
-        te.append(kernelBenchTime(encode))
-        td.append(kernelBenchTime(decode))
-    }
-    let (me, md) = (kernelBenchMedian(te), kernelBenchMedian(td)), bytes = Double(x.bytes)
+    let t = kernelBenchMedians(reps: reps, warmup: 3, [encode, decode])
+    let (me, md) = (t[0], t[1]), bytes = Double(x.bytes)
     return .init(codec: codec.rawValue, rows: rows, cols: cols, encodeMs: kernelBenchRound(me * 1e3), decodeMs: kernelBenchRound(md * 1e3),
                  encodeGBs: kernelBenchRound(bytes / me * 1e-9, 100), decodeGBs: kernelBenchRound(bytes / md * 1e-9, 100))
 }
@@ -271,13 +265,8 @@ private func benchStates8(count: Int, reps: Int) -> KernelBenchReport.States8 {
             }
         }
     }
-    for _ in 0..<2 { int8(); fp32() }
-    var t8: [Double] = [], t32: [Double] = []
-    for _ in 0..<reps {
-        t8.append(kernelBenchTime(int8))
-        t32.append(kernelBenchTime(fp32))
-    }
-    let (a, b) = (kernelBenchMedian(t8), kernelBenchMedian(t32))
+    let t = kernelBenchMedians(reps: reps, warmup: 2, [int8, fp32])
+    let (a, b) = (t[0], t[1])
     return .init(values: count, int8Ms: kernelBenchRound(a * 1e3), fp32Ms: kernelBenchRound(b * 1e3), int8OverFP32: kernelBenchRound(a / b, 100))
 }
 
@@ -296,15 +285,10 @@ private func benchAttention(batch: Int, seq: Int, heads: Int, headDim: Int, reps
         let g = kernel.backward(gradOutput: dO, q: q, k: k, v: v, out: out, logSumExp: lse, needs: (true, true, true))
         kernelBenchSink += g.dq!.pointer[0]
     }
-    for _ in 0..<2 { forward(); backward() }
-    var tf: [Double] = [], tb: [Double] = []
-    for _ in 0..<reps {
-        tf.append(kernelBenchTime(forward))
-        tb.append(kernelBenchTime(backward))
-    }
+    let t = kernelBenchMedians(reps: reps, warmup: 2, [forward, backward])
     // One product of the causal half: B·H·S²/2 score entries, d multiply-adds each.
     let product = Double(batch * heads) * Double(seq) * Double(seq) / 2 * Double(headDim) * 2
-    let (f, b) = (kernelBenchMedian(tf), kernelBenchMedian(tb))
+    let (f, b) = (t[0], t[1])
     return .init(batch: batch, seq: seq, heads: heads, headDim: headDim,
                  forwardMs: kernelBenchRound(f * 1e3), backwardMs: kernelBenchRound(b * 1e3),
                  forwardGflops: kernelBenchRound(2 * product / f * 1e-9, 10), backwardGflops: kernelBenchRound(5 * product / b * 1e-9, 10))

@@ -132,22 +132,23 @@ private func combineRounds(_ rounds: [[[String: Any]]]) -> [[String: Any]] {
     var results = rounds[0]
     guard let exact = results.first else { return results }
     let exactPeaks = exact["peak_bytes"] as? [String: Int] ?? [:]
+    let exactSpeeds = rounds.compactMap { $0[0]["tokens_per_s"] as? Double }
     for i in results.indices {
+        var ratios: [String: Double] = [:]
         let speeds = rounds.compactMap { $0[i]["tokens_per_s"] as? Double }
-        let exactSpeeds = rounds.map { $0[0]["tokens_per_s"] as? Double }
         if speeds.count == rounds.count {
             results[i]["tokens_per_s"] = median(speeds)
             results[i]["tokens_per_s_rounds"] = speeds
+            if exactSpeeds.count == rounds.count, exactSpeeds.allSatisfy({ $0 > 0 }) {
+                ratios["tokens_per_s"] = median(zip(speeds, exactSpeeds).map { $0 / $1 })
+            }
         }
         results[i]["peak_rss_bytes_rounds"] = rounds.compactMap { $0[i]["peak_rss_bytes"] as? Int }
-        var ratios: [String: Double] = [:]
         let peaks = results[i]["peak_bytes"] as? [String: Int] ?? [:]
         for key in ["activation", "total"] {
             if let a = peaks[key], let b = exactPeaks[key], b > 0 { ratios[key] = Double(a) / Double(b) }
         }
         if let a = results[i]["peak_rss_bytes"] as? Int, let b = exact["peak_rss_bytes"] as? Int, b > 0 { ratios["rss"] = Double(a) / Double(b) }
-        let paired = zip(speeds, exactSpeeds).compactMap { a, b in b.flatMap { $0 > 0 ? a / $0 : nil } }
-        if speeds.count == rounds.count, paired.count == rounds.count { ratios["tokens_per_s"] = median(paired) }
         results[i]["vs_exact"] = ratios
     }
     return results
