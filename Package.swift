@@ -25,7 +25,9 @@ let package = Package(
             name: "CMPI",
             pkgConfig: "ompi-c",
             providers: [.apt(["libopenmpi-dev"])]),
-        .target(name: "Tensor", dependencies: ["COpenBLAS"]),
+        // LAPACK's error handler, replaced so that a routine's report reaches the caller.
+        .target(name: "CLAPACKErrors"),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "CLAPACKErrors"]),
         .target(name: "Autograd", dependencies: ["Tensor"]),
         .target(name: "Estimators", dependencies: ["Tensor", "Autograd"]),
         .target(name: "NN", dependencies: ["Tensor", "Autograd", "Estimators"]),
@@ -50,7 +52,7 @@ let package = Package(
             path: "Examples/llama-gradients"),
 
         .target(name: "TestSupport", dependencies: ["Tensor", "Autograd"], path: "Tests/TestSupport"),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport", "COpenBLAS"]),
         .testTarget(name: "AutogradTests", dependencies: ["Tensor", "Autograd", "TestSupport"]),
         .testTarget(name: "EstimatorsTests", dependencies: ["Tensor", "Autograd", "Estimators", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["Tensor", "Autograd", "Estimators", "NN", "TestSupport"]),

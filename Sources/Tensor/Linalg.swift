@@ -1,3 +1,4 @@
+import CLAPACKErrors
 import COpenBLAS
 
 /// A LAPACK routine reported failure (`info ≠ 0`) or got unusable input.
@@ -9,11 +10,45 @@ public struct LinalgError: Error, CustomStringConvertible {
     public let op: String
     public let info: Int
     public let shape: [Int]
-    /// Why the wrapper rejected the input, when it did (nil for failures reported by LAPACK).
+    /// Why the wrapper rejected the input or the result, when it did (nil when LAPACK's info
+    /// says it all).
     public var reason: String? = nil
     public var description: String {
         if let reason { return "\(op): \(reason) (matrix of shape \(shape), info \(info))" }
         return "\(op): LAPACK failed with info \(info) on a matrix of shape \(shape)"
+    }
+}
+
+/// A report LAPACK's error handler `xerbla_` recorded (`CLAPACKErrors`): `routine` was called
+/// with illegal argument `argument`. Inside a driver given valid input this is an inner routine
+/// failing (sgesdd's divide and conquer on some rank-deficient fp32 matrices), after which the
+/// driver carries on and its result cannot be trusted.
+struct LAPACKReport: CustomStringConvertible, Equatable {
+    let routine: String
+    let argument: Int
+    var description: String { "LAPACK routine \(routine) reported illegal argument \(argument)" }
+
+    /// Runs one LAPACK call. - Returns: its info and the report a routine made during it, if any.
+    static func run(_ call: () -> Int32) -> (info: Int, report: LAPACKReport?) {
+        _ = take()
+        let info = Int(call())
+        return (info, take())
+    }
+
+    /// The last report on this thread, cleared.
+    static func take() -> LAPACKReport? {
+        var name = [CChar](repeating: 0, count: 16)
+        let argument = Int(sketchgrad_lapack_take_report(&name))
+        guard argument != 0 else { return nil }
+        return LAPACKReport(routine: name.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }, argument: argument)
+    }
+}
+
+extension LinalgError {
+    /// The error for a call that returned `info` with `report`, nil when it succeeded.
+    init?(op: String, shape: [Int], _ result: (info: Int, report: LAPACKReport?)) {
+        guard result.info != 0 || result.report != nil else { return nil }
+        self.init(op: op, info: result.info, shape: shape, reason: result.report?.description)
     }
 }
 
@@ -45,12 +80,14 @@ extension Tensor {
         try checkFinite(op: "qr", info: -4)
         let a = copy()
         var tau = [Float](repeating: 0, count: Swift.max(n, 1))
-        var info = LAPACKE_sgeqrf(LAPACK_ROW_MAJOR, Int32(m), Int32(n), a.storage.base, Int32(n), &tau)
-        guard info == 0 else { throw LinalgError(op: "qr (sgeqrf)", info: Int(info), shape: shape) }
+        if let e = LinalgError(op: "qr (sgeqrf)", shape: shape, LAPACKReport.run {
+            LAPACKE_sgeqrf(LAPACK_ROW_MAJOR, Int32(m), Int32(n), a.storage.base, Int32(n), &tau)
+        }) { throw e }
         let r = Tensor.zeros([n, n])
         for i in 0..<n { for j in i..<n { r.storage.base[i * n + j] = a.storage.base[i * n + j] } }
-        info = LAPACKE_sorgqr(LAPACK_ROW_MAJOR, Int32(m), Int32(n), Int32(n), a.storage.base, Int32(n), &tau)
-        guard info == 0 else { throw LinalgError(op: "qr (sorgqr)", info: Int(info), shape: shape) }
+        if let e = LinalgError(op: "qr (sorgqr)", shape: shape, LAPACKReport.run {
+            LAPACKE_sorgqr(LAPACK_ROW_MAJOR, Int32(m), Int32(n), Int32(n), a.storage.base, Int32(n), &tau)
+        }) { throw e }
         for j in 0..<n where r.storage.base[j * n + j] < 0 {
             for i in 0..<m { a.storage.base[i * n + j] = -a.storage.base[i * n + j] }
             for c in j..<n { r.storage.base[j * n + c] = -r.storage.base[j * n + c] }
@@ -66,16 +103,24 @@ extension Tensor {
         try checkFinite(op: "svd", info: -5)
         var a = copy()
         let u = Tensor(uninitializedShape: [m, k]), s = Tensor(uninitializedShape: [k]), vt = Tensor(uninitializedShape: [k, n])
-        var info = LAPACKE_sgesdd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), Int32(m), Int32(n), a.storage.base, Int32(n),
-                                  s.storage.base, u.storage.base, Int32(k), vt.storage.base, Int32(n))
-        if info > 0 {
-            // Divide and conquer did not converge; QR iteration is slower but more robust.
+        var result = LAPACKReport.run {
+            LAPACKE_sgesdd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), Int32(m), Int32(n), a.storage.base, Int32(n),
+                           s.storage.base, u.storage.base, Int32(k), vt.storage.base, Int32(n))
+        }
+        if result.info > 0 || result.report != nil || !(s.isAllFinite && u.isAllFinite && vt.isAllFinite) {
+            // Divide and conquer did not converge or an inner routine failed; QR iteration is
+            // slower but more robust.
             a = copy()
             var superb = [Float](repeating: 0, count: Swift.max(k, 1))
-            info = LAPACKE_sgesvd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), CChar(UInt8(ascii: "S")), Int32(m), Int32(n), a.storage.base, Int32(n),
-                                  s.storage.base, u.storage.base, Int32(k), vt.storage.base, Int32(n), &superb)
+            result = LAPACKReport.run {
+                LAPACKE_sgesvd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), CChar(UInt8(ascii: "S")), Int32(m), Int32(n), a.storage.base, Int32(n),
+                               s.storage.base, u.storage.base, Int32(k), vt.storage.base, Int32(n), &superb)
+            }
         }
-        guard info == 0 else { throw LinalgError(op: "svd", info: Int(info), shape: shape) }
+        if let e = LinalgError(op: "svd", shape: shape, result) { throw e }
+        guard s.isAllFinite && u.isAllFinite && vt.isAllFinite else {
+            throw LinalgError(op: "svd", info: 0, shape: shape, reason: "LAPACK returned NaN or Inf for a finite matrix")
+        }
         return (u, s, vt)
     }
 
@@ -87,8 +132,9 @@ extension Tensor {
         try checkFinite(op: "symmetricEigen", info: -5)
         let a = copy()
         let w = Tensor(uninitializedShape: [n])
-        let info = LAPACKE_ssyevd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "U")), Int32(n), a.storage.base, Int32(n), w.storage.base)
-        guard info == 0 else { throw LinalgError(op: "symmetricEigen (ssyevd)", info: Int(info), shape: shape) }
+        if let e = LinalgError(op: "symmetricEigen (ssyevd)", shape: shape, LAPACKReport.run {
+            LAPACKE_ssyevd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "U")), Int32(n), a.storage.base, Int32(n), w.storage.base)
+        }) { throw e }
         // LAPACK returns ascending order; flip to descending.
         let values = Tensor(uninitializedShape: [n]), vectors = Tensor(uninitializedShape: [n, n])
         for j in 0..<n {
@@ -111,10 +157,10 @@ extension Tensor {
         if p == 0 { return self }
         var r = Tensor.matmul(self, self, transposeA: true)
         let diagonal = (0..<p).map { r.pointer[$0 * p + $0] }
-        let info = r.withUnsafeMutableBufferPointer {
-            LAPACKE_spotrf(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "U")), Int32(p), $0.baseAddress, Int32(p))
+        let result = LAPACKReport.run {
+            r.withUnsafeMutableBufferPointer { LAPACKE_spotrf(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "U")), Int32(p), $0.baseAddress, Int32(p)) }
         }
-        guard info == 0 else { return nil }
+        guard result.info == 0, result.report == nil else { return nil }
         for i in 0..<p {
             let pivot = r.pointer[i * p + i]
             guard pivot.isFinite, pivot * pivot >= minPivot * diagonal[i] else { return nil }

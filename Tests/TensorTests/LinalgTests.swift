@@ -1,10 +1,28 @@
-import Tensor
+import COpenBLAS
+@testable import Tensor
 import TestSupport
 import XCTest
 
 /// QR, SVD and symmetric eigendecomposition on small matrices. Tolerances: 1e-4 absolute on
 /// reconstructions and orthonormality of O(1) matrices up to 17×9 (fp32 LAPACK, ~1e-6 typical).
 final class LinalgTests: XCTestCase {
+    /// LAPACK's report of an illegal argument (here slascl's zero `cfrom`, what sgesdd's inner
+    /// routines hit on some rank-deficient matrices) reaches the caller through the replaced
+    /// `xerbla_`, instead of being printed to stdout while the driver carries on.
+    func testLAPACKReportsReachTheCaller() {
+        var a: [Float] = [1, 2, 3, 4]
+        let bad = LAPACKReport.run { LAPACKE_slascl_work(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "G")), 0, 0, 0, 1, 2, 2, &a, 2) }
+        XCTAssertEqual(bad.report, LAPACKReport(routine: "SLASCL", argument: 4))
+        XCTAssertEqual(a, [1, 2, 3, 4], "the routine did nothing")
+        XCTAssertNil(LAPACKReport.take(), "a report is taken once")
+        let good = LAPACKReport.run { LAPACKE_slascl_work(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "G")), 0, 0, 1, 2, 2, 2, &a, 2) }
+        XCTAssertEqual(good.info, 0)
+        XCTAssertNil(good.report)
+        XCTAssertEqual(a, [2, 4, 6, 8])
+        XCTAssertEqual(LinalgError(op: "svd", shape: [2, 2], bad)?.description,
+                       "svd: LAPACK routine SLASCL reported illegal argument 4 (matrix of shape [2, 2], info \(bad.info))")
+    }
+
     func testQROrthonormalUpperTriangularPositiveDiagonal() throws {
         for (m, n) in [(1, 1), (3, 3), (17, 5), (65, 17)] {
             let a = randn([m, n], seed: UInt64(m * 100 + n))

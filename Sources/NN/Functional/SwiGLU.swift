@@ -13,17 +13,42 @@ import Tensor
 ///     flight, which is the forward's peak in a compressed MLP.
 /// - Returns: (..., F)
 public func swiglu(gate: Variable, up: Variable, reusingGate: Bool = false) -> Variable {
+    swiglu(gate: gate, up: up, reusingGate: reusingGate, gateSource: nil)
+}
+
+/// `swiglu(gate:up:reusingGate:)` that keeps `source` instead of `gate` and rebuilds the gate as
+/// `recompute(source)` in the backward: when `source` is a tensor the tape keeps anyway (the MLP
+/// norm's input, in the same codec, is stored once), the gate's (..., F) costs no saved bytes.
+/// The gate's buffer always takes the output.
+/// - Parameters:
+///   - gate: (..., F), equal to `recompute(source)` up to rounding
+///   - up: (..., F)
+///   - source: (..., D), what `gate` was computed from
+///   - recompute: maps `source` (or its decoding) to the gate, (..., F); runs in the backward
+/// - Returns: (..., F)
+public func swiglu(gate: Variable, up: Variable, recomputingGateFrom source: Tensor,
+                   _ recompute: @escaping (Tensor) -> Tensor) -> Variable {
+    swiglu(gate: gate, up: up, reusingGate: true, gateSource: (source, recompute))
+}
+
+private func swiglu(gate: Variable, up: Variable, reusingGate: Bool,
+                    gateSource: (tensor: Tensor, recompute: (Tensor) -> Tensor)?) -> Variable {
     let tape = Tape.current
     let needs = tape.needsGrad([gate, up])
-    let inPlace = reusingGate && (!needs.contains(true) || tape.currentCodec != .fp32)
+    let keepsGate = needs.contains(true) && gateSource == nil
+    let inPlace = reusingGate && (!keepsGate || tape.currentCodec != .fp32)
     let out = inPlace ? gate.value : SwiGLUKernel.forward(gate: gate.value, up: up.value)
-    let saved: [SavedTensor] = needs[0] ? [.compressible(gate.value), .compressible(up.value)] : [.compressible(gate.value)]
-    // Encoded tensors reach the backward as fresh decodes, which it may overwrite with the gradients.
+    let first = SavedTensor.compressible(gateSource?.tensor ?? gate.value)
+    let saved: [SavedTensor] = needs[0] ? [first, .compressible(up.value)] : [first]
+    // Encoded tensors reach the backward as fresh decodes, which it may overwrite with the
+    // gradients; so does a recomputed gate (with `up` fresh only when encoded).
     let decodedInBackward = tape.currentCodec != .fp32
+    let recompute = gateSource?.recompute // not the source itself: the tape holds what it keeps
     // Recorded (so gate is encoded) before an in-place output overwrites it.
     let result = needs.contains(true)
         ? tape.record("swiglu", inputs: [gate, up], output: out, saving: saved) { g, saved in
-            let grads = SwiGLUKernel.backward(g, gate: saved[0], up: needs[0] ? saved[1] : nil, needGate: needs[0], needUp: needs[1],
+            let gate = recompute.map { $0(saved[0]) } ?? saved[0]
+            let grads = SwiGLUKernel.backward(g, gate: gate, up: needs[0] ? saved[1] : nil, needGate: needs[0], needUp: needs[1],
                                               overwritingInputs: decodedInBackward)
             return [grads.gate, grads.up]
         }

@@ -21,7 +21,7 @@ public final class TransformerBlock: Module {
     public func forward(_ x: Variable, batch: Int, seq: Int) -> (output: Variable, auxiliaryLoss: Variable?) {
         let tape = Tape.current
         let h = x + tape.withLabel("attention") { attention(x, normalizedBy: attentionNorm, batch: batch, seq: seq) }
-        let (m, aux) = tape.withLabel("mlp") { mlp.forward(mlpNorm(h)) }
+        let (m, aux) = tape.withLabel("mlp") { mlp.forward(h, normalizedBy: mlpNorm) }
         return (h + m, aux)
     }
 }

@@ -238,10 +238,16 @@ extension MemoryEstimate {
             }
             terms.append(try floats(assigned, d))                           // expert outputs kept by the combine
         } else {
-            let f = c.intermediateSize
-            terms += [try sizer.groupBytes(["\(p).mlp.gate": [f, d], "\(p).mlp.up": [f, d]], rows: n),
-                      try sizer.encoded("\(p).mlp", floats(n, 2 * f), rows: 2 * n), // SwiGLU's gate and up
-                      try sizer.groupBytes(["\(p).mlp.down": [d, f]], rows: n)]
+            let f = c.intermediateSize, mlp = "\(p).mlp"
+            // A lossy MLP codec keeps up and the norm's input (stored once if the norm's codec is
+            // the same) and rebuilds the gate.
+            let codec = sizer.codecs.codec(forPath: mlp)
+            let sharesNormInput = codec == sizer.codecs.codec(forPath: "\(p).mlpNorm")
+            let swiglu = SwiGLUMLP.recomputesGate(codec: codec)
+                ? sizer.encoded(mlp, try floats(n, f + (sharesNormInput ? 0 : d)), rows: sharesNormInput ? n : 2 * n)
+                : sizer.encoded(mlp, try floats(n, 2 * f), rows: 2 * n)        // SwiGLU's gate and up
+            terms += [try sizer.groupBytes(["\(mlp).gate": [f, d], "\(mlp).up": [f, d]], rows: n), swiglu,
+                      try sizer.groupBytes(["\(mlp).down": [d, f]], rows: n)]
         }
         return try Size.sum(terms, what: what)
     }

@@ -114,6 +114,53 @@ final class ActivationCodecTests: XCTestCase {
         for (a, b) in zip(recomputed, saving) { XCTAssertLessThan(relativeL2(a, b), 1e-6) }
     }
 
+    /// A lossy MLP codec keeps up and the norm's input (stored once with the norm's) and rebuilds
+    /// the gate in the backward: its gradient stays within the codec's rounding of exact, and the
+    /// tape keeps exactly the gate's bytes less.
+    func testMLPGateRecomputedFromTheNormInputUnderEachCodec() {
+        var rng = RNG(seed: 28)
+        let mlp = SwiGLUMLP(dim: 8, hidden: 20, std: 0.5, rng: &rng)
+        let norm = RMSNorm(dim: 8)
+        norm.weight.value = randomTensor([8], seed: 29)
+        let x = randomParameter([4, 8], seed: 30), probe = Variable(randomTensor([4, 8], seed: 31))
+        let f = { (mlp(x.variable, normalizedBy: norm) * probe).sum() }
+        let e = codecErrors(mlp, norm, params: mlp.parameters + norm.parameters + [x], f)
+        XCTAssertFalse(mlp.recomputesGateInBackward == (mlp.activationCodec == .fp32))
+        assertBounds(e, bf16: 1e-2, int8: 3e-2, "mlp with a recomputed gate")
+
+        for (_, m) in mlp.namedActivationCompressingModules { m.activationCodec = .bf16 }
+        norm.activationCodec = .bf16
+        func savedBytes(recompute: Bool) -> Int {
+            mlp.recomputesGateInBackward = recompute
+            Tape.current.reset()
+            let loss = f()
+            defer { loss.backward() }
+            XCTAssertTrue(loss.value.scalars.allSatisfy(\.isFinite))
+            return Tape.current.savedBytes
+        }
+        XCTAssertEqual(savedBytes(recompute: false) - savedBytes(recompute: true), 4 * 20 * 2, "the gate, in bf16")
+    }
+
+    /// Rebuilding the gate from an exactly kept input is the same computation: the gradients agree
+    /// with the path that saves the gate.
+    func testRecomputedGateWithAnExactInputEqualsTheSavingPath() {
+        var rng = RNG(seed: 32)
+        let mlp = SwiGLUMLP(dim: 16, hidden: 48, std: 0.3, rng: &rng)
+        let norm = RMSNorm(dim: 16)
+        norm.weight.value = randomTensor([16], seed: 33)
+        let x = randomParameter([24, 16], seed: 34), probe = Variable(randomTensor([24, 16], seed: 35))
+        func grads(recompute: Bool) -> [Tensor] {
+            mlp.recomputesGateInBackward = recompute
+            let params = mlp.parameters + norm.parameters + [x]
+            for p in params { p.grad = nil }
+            Tape.current.reset()
+            (mlp(x.variable, normalizedBy: norm) * probe).sum().backward()
+            return params.map { $0.grad! }
+        }
+        let saving = grads(recompute: false), recomputed = grads(recompute: true)
+        for (a, b) in zip(recomputed, saving) { XCTAssertLessThan(relativeL2(a, b), 1e-6) }
+    }
+
     /// SwiGLU writing its output over the gate's buffer gives what a fresh output gives, bit for
     /// bit (also when `down` saves that buffer's new contents in the codec the gate was saved in),
     /// and the forward holds one (N, F) buffer less.
