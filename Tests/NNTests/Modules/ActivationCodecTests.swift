@@ -34,6 +34,20 @@ final class ActivationCodecTests: XCTestCase {
         XCTAssertGreaterThan(e[.int8]!, e[.fp32]! * 5, "\(what): int8 must change the backward \(e)", line: line)
     }
 
+    /// The gradients of `params` agree to 1e-6 with `recompute` off and on (inputs kept exactly).
+    func assertRecomputingChangesNothing(_ params: [Parameter], _ recompute: (Bool) -> Void,
+                                         line: UInt = #line, _ loss: () -> Variable) {
+        func grads(_ on: Bool) -> [Tensor] {
+            recompute(on)
+            for p in params { p.grad = nil }
+            Tape.current.reset()
+            loss().backward()
+            return params.map { $0.grad! }
+        }
+        let saving = grads(false), recomputed = grads(true)
+        for (a, b) in zip(recomputed, saving) { XCTAssertLessThan(relativeL2(a, b), 1e-6, line: line) }
+    }
+
     func testLinearGradientUnderEachCodec() {
         var rng = RNG(seed: 1)
         let layer = Linear(12, 6, std: 0.5, rng: &rng)
@@ -102,16 +116,9 @@ final class ActivationCodecTests: XCTestCase {
         let attention = CausalSelfAttention(dim: 32, heads: 4, kvHeads: 2, rotary: rope, std: 0.3, rng: &rng)
         let norm = RMSNorm(dim: 32)
         let x = randomParameter([32, 32], seed: 23), probe = Variable(randomTensor([32, 32], seed: 24))
-        func grads(recompute: Bool) -> [Tensor] {
-            attention.recomputesInBackward = recompute
-            let params = attention.parameters + norm.parameters + [x]
-            for p in params { p.grad = nil }
-            Tape.current.reset()
-            (attention(x.variable, normalizedBy: norm, batch: 2, seq: 16) * probe).sum().backward()
-            return params.map { $0.grad! }
+        assertRecomputingChangesNothing(attention.parameters + norm.parameters + [x], { attention.recomputesInBackward = $0 }) {
+            (attention(x.variable, normalizedBy: norm, batch: 2, seq: 16) * probe).sum()
         }
-        let saving = grads(recompute: false), recomputed = grads(recompute: true)
-        for (a, b) in zip(recomputed, saving) { XCTAssertLessThan(relativeL2(a, b), 1e-6) }
     }
 
     /// A lossy MLP codec keeps up and the norm's input (stored once with the norm's) and rebuilds
@@ -149,16 +156,9 @@ final class ActivationCodecTests: XCTestCase {
         let norm = RMSNorm(dim: 16)
         norm.weight.value = randomTensor([16], seed: 33)
         let x = randomParameter([24, 16], seed: 34), probe = Variable(randomTensor([24, 16], seed: 35))
-        func grads(recompute: Bool) -> [Tensor] {
-            mlp.recomputesGateInBackward = recompute
-            let params = mlp.parameters + norm.parameters + [x]
-            for p in params { p.grad = nil }
-            Tape.current.reset()
-            (mlp(x.variable, normalizedBy: norm) * probe).sum().backward()
-            return params.map { $0.grad! }
+        assertRecomputingChangesNothing(mlp.parameters + norm.parameters + [x], { mlp.recomputesGateInBackward = $0 }) {
+            (mlp(x.variable, normalizedBy: norm) * probe).sum()
         }
-        let saving = grads(recompute: false), recomputed = grads(recompute: true)
-        for (a, b) in zip(recomputed, saving) { XCTAssertLessThan(relativeL2(a, b), 1e-6) }
     }
 
     /// SwiGLU writing its output over the gate's buffer gives what a fresh output gives, bit for
