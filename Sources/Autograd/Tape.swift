@@ -155,9 +155,13 @@ public final class Tape {
         return Variable(output, origin: .node(index: nodes.count - 1, tape: ObjectIdentifier(self), generation: generation))
     }
 
+    /// Whether `t`, saved now as `.compressible`, is kept as an encoding. The backward then gets a
+    /// fresh decode that it owns and may overwrite; a tensor kept plainly is the forward's own.
+    public func keepsEncoded(_ t: Tensor) -> Bool { currentCodec != .fp32 && t.count > 0 }
+
     private func keep(_ s: SavedTensor, op: String, slot: Int) -> KeptTensor {
         let codec = currentCodec
-        guard case .compressible(let t) = s, codec != .fp32, t.count > 0 else {
+        guard case .compressible(let t) = s, keepsEncoded(t) else {
             switch s { case .exact(let t), .compressible(let t): return .plain(t) }
         }
         if let e = encodings.lookup(t, codec) { return .encoded(e) }

@@ -107,7 +107,8 @@ extension Tensor {
             LAPACKE_sgesdd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), Int32(m), Int32(n), a.storage.base, Int32(n),
                            s.storage.base, u.storage.base, Int32(k), vt.storage.base, Int32(n))
         }
-        if result.info > 0 || result.report != nil || !(s.isAllFinite && u.isAllFinite && vt.isAllFinite) {
+        var finite = s.isAllFinite && u.isAllFinite && vt.isAllFinite
+        if result.info > 0 || result.report != nil || !finite {
             // Divide and conquer did not converge or an inner routine failed; QR iteration is
             // slower but more robust.
             a = copy()
@@ -116,9 +117,10 @@ extension Tensor {
                 LAPACKE_sgesvd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), CChar(UInt8(ascii: "S")), Int32(m), Int32(n), a.storage.base, Int32(n),
                                s.storage.base, u.storage.base, Int32(k), vt.storage.base, Int32(n), &superb)
             }
+            finite = s.isAllFinite && u.isAllFinite && vt.isAllFinite
         }
         if let e = LinalgError(op: "svd", shape: shape, result) { throw e }
-        guard s.isAllFinite && u.isAllFinite && vt.isAllFinite else {
+        guard finite else {
             throw LinalgError(op: "svd", info: 0, shape: shape, reason: "LAPACK returned NaN or Inf for a finite matrix")
         }
         return (u, s, vt)

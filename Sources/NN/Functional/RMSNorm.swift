@@ -24,3 +24,13 @@ public func rmsNorm(_ x: Variable, weight: Variable, eps: Float) -> Variable {
                 needs[1] ? RMSNormKernel.weightGradient(g, x: x, inverseRMS: inverseRMS) : nil]
     }
 }
+
+/// `rmsNorm`'s forward without the tape: for backwards that rebuild a normalised input from a
+/// saved one instead of keeping it.
+/// - Parameters:
+///   - x: (..., D)
+///   - weight: (D)
+/// - Returns: (..., D)
+public func rmsNormValue(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
+    RMSNormKernel.forward(x, weight: weight, eps: eps).y
+}

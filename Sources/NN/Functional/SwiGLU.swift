@@ -36,20 +36,20 @@ private func swiglu(gate: Variable, up: Variable, reusingGate: Bool,
     let tape = Tape.current
     let needs = tape.needsGrad([gate, up])
     let keepsGate = needs.contains(true) && gateSource == nil
-    let inPlace = reusingGate && (!keepsGate || tape.currentCodec != .fp32)
+    let inPlace = reusingGate && (!keepsGate || tape.keepsEncoded(gate.value))
     let out = inPlace ? gate.value : SwiGLUKernel.forward(gate: gate.value, up: up.value)
     let first = SavedTensor.compressible(gateSource?.tensor ?? gate.value)
     let saved: [SavedTensor] = needs[0] ? [first, .compressible(up.value)] : [first]
-    // Encoded tensors reach the backward as fresh decodes, which it may overwrite with the
-    // gradients; so does a recomputed gate (with `up` fresh only when encoded).
-    let decodedInBackward = tape.currentCodec != .fp32
+    // The backward may write the gradients over its gate and up when it owns both: a recomputed
+    // gate or a decoded one, and up decoded (or not saved).
+    let ownsSaved = (gateSource != nil || tape.keepsEncoded(gate.value)) && (!needs[0] || tape.keepsEncoded(up.value))
     let recompute = gateSource?.recompute // not the source itself: the tape holds what it keeps
     // Recorded (so gate is encoded) before an in-place output overwrites it.
     let result = needs.contains(true)
         ? tape.record("swiglu", inputs: [gate, up], output: out, saving: saved) { g, saved in
             let gate = recompute.map { $0(saved[0]) } ?? saved[0]
             let grads = SwiGLUKernel.backward(g, gate: gate, up: needs[0] ? saved[1] : nil, needGate: needs[0], needUp: needs[1],
-                                              overwritingInputs: decodedInBackward)
+                                              overwritingInputs: ownsSaved)
             return [grads.gate, grads.up]
         }
         : Variable(out)

@@ -61,7 +61,7 @@ public final class SwiGLUMLP: Module, FeedForwardLayer, ActivationCompressing {
             // Resident parameters, read in the backward as the forward saw them.
             let normWeight = norm.weight.value, eps = norm.eps, gateWeight = gate.weight.value
             let gated = swiglu(gate: gate(normalized), up: up(normalized), recomputingGateFrom: x.value) { x in
-                Tensor.matmul(RMSNormKernel.forward(x, weight: normWeight, eps: eps).y, gateWeight, transposeB: true)
+                Tensor.matmul(rmsNormValue(x, weight: normWeight, eps: eps), gateWeight, transposeB: true)
             }
             return down(gated)
         }

@@ -121,16 +121,23 @@ final class ActivationCodecTests: XCTestCase {
         }
     }
 
+    /// An MLP behind a norm with random scales, an input (rows, dim) and the probed loss of
+    /// `mlp(x, normalizedBy: norm)`.
+    func mlpWithNorm(dim: Int, hidden: Int, rows: Int, std: Float, seed: UInt64)
+        -> (mlp: SwiGLUMLP, norm: RMSNorm, x: Parameter, loss: () -> Variable) {
+        var rng = RNG(seed: seed)
+        let mlp = SwiGLUMLP(dim: dim, hidden: hidden, std: std, rng: &rng)
+        let norm = RMSNorm(dim: dim)
+        norm.weight.value = randomTensor([dim], seed: seed + 1)
+        let x = randomParameter([rows, dim], seed: seed + 2), probe = Variable(randomTensor([rows, dim], seed: seed + 3))
+        return (mlp, norm, x, { (mlp(x.variable, normalizedBy: norm) * probe).sum() })
+    }
+
     /// A lossy MLP codec keeps up and the norm's input (stored once with the norm's) and rebuilds
     /// the gate in the backward: its gradient stays within the codec's rounding of exact, and the
     /// tape keeps exactly the gate's bytes less.
     func testMLPGateRecomputedFromTheNormInputUnderEachCodec() {
-        var rng = RNG(seed: 28)
-        let mlp = SwiGLUMLP(dim: 8, hidden: 20, std: 0.5, rng: &rng)
-        let norm = RMSNorm(dim: 8)
-        norm.weight.value = randomTensor([8], seed: 29)
-        let x = randomParameter([4, 8], seed: 30), probe = Variable(randomTensor([4, 8], seed: 31))
-        let f = { (mlp(x.variable, normalizedBy: norm) * probe).sum() }
+        let (mlp, norm, x, f) = mlpWithNorm(dim: 8, hidden: 20, rows: 4, std: 0.5, seed: 28)
         let e = codecErrors(mlp, norm, params: mlp.parameters + norm.parameters + [x], f)
         XCTAssertFalse(mlp.recomputesGateInBackward == (mlp.activationCodec == .fp32))
         assertBounds(e, bf16: 1e-2, int8: 3e-2, "mlp with a recomputed gate")
@@ -151,14 +158,8 @@ final class ActivationCodecTests: XCTestCase {
     /// Rebuilding the gate from an exactly kept input is the same computation: the gradients agree
     /// with the path that saves the gate.
     func testRecomputedGateWithAnExactInputEqualsTheSavingPath() {
-        var rng = RNG(seed: 32)
-        let mlp = SwiGLUMLP(dim: 16, hidden: 48, std: 0.3, rng: &rng)
-        let norm = RMSNorm(dim: 16)
-        norm.weight.value = randomTensor([16], seed: 33)
-        let x = randomParameter([24, 16], seed: 34), probe = Variable(randomTensor([24, 16], seed: 35))
-        assertRecomputingChangesNothing(mlp.parameters + norm.parameters + [x], { mlp.recomputesGateInBackward = $0 }) {
-            (mlp(x.variable, normalizedBy: norm) * probe).sum()
-        }
+        let (mlp, norm, x, f) = mlpWithNorm(dim: 16, hidden: 48, rows: 24, std: 0.3, seed: 32)
+        assertRecomputingChangesNothing(mlp.parameters + norm.parameters + [x], { mlp.recomputesGateInBackward = $0 }, f)
     }
 
     /// SwiGLU writing its output over the gate's buffer gives what a fresh output gives, bit for
