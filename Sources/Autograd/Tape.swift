@@ -17,14 +17,12 @@ public final class Tape {
         let inputs: [Variable.Origin?]
         var saved: [KeptTensor]
         var backward: ((Tensor, [Tensor]) -> [Tensor?])?
-        let savedBytes: Int
         let outputShape: [Int]
 
         init(op: String, label: String, inputs: [Variable.Origin?], saved: [KeptTensor],
              outputShape: [Int], backward: @escaping (Tensor, [Tensor]) -> [Tensor?]) {
             self.op = op; self.label = label; self.inputs = inputs; self.saved = saved
             self.outputShape = outputShape; self.backward = backward
-            savedBytes = saved.reduce(0) { $0 + $1.bytes }
         }
     }
 
@@ -180,20 +178,21 @@ public final class Tape {
     public struct SavedEntry: Sendable {
         public let op: String
         public let label: String
+        /// Bytes of the storages this node is the first (in recording order) to keep, so that a
+        /// tensor saved by several nodes (one encoding of q/k/v's input) counts once and the
+        /// entries sum to `savedBytes`.
         public let bytes: Int
     }
 
     public var savedEntries: [SavedEntry] {
-        nodes.filter { $0.backward != nil }.map { SavedEntry(op: $0.op, label: $0.label, bytes: $0.savedBytes) }
+        var seen = Set<ObjectIdentifier>()
+        return nodes.filter { $0.backward != nil }.map { n in
+            SavedEntry(op: n.op, label: n.label, bytes: n.saved.reduce(0) { seen.insert($1.storageID).inserted ? $0 + $1.bytes : $0 })
+        }
     }
 
     /// Bytes of distinct storages kept alive by the tape (a tensor saved by two nodes counts once).
-    public var savedBytes: Int {
-        var seen = Set<ObjectIdentifier>()
-        var total = 0
-        for n in nodes { for t in n.saved where seen.insert(t.storageID).inserted { total += t.bytes } }
-        return total
-    }
+    public var savedBytes: Int { savedEntries.reduce(0) { $0 + $1.bytes } }
 
     /// Drops every node (and its saved tensors) without backpropagating.
     public func reset() {
