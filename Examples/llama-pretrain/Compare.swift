@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NN
+import Tensor
 
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,6 +49,10 @@ struct Compare: ParsableCommand {
             var entries: [Entry] = []
             for (i, p) in plans.enumerated() {
                 print("== run \(i + 1)/\(plans.count): \(p.name)")
+                // The previous run's memory is released: each run's peak RSS is its own.
+                if i > 0, !resetProcessPeakRSS() {
+                    print("note: this kernel cannot reset the peak RSS; peak_rss_bytes of this run is the process's")
+                }
                 let session = try PretrainSession(p.configuration)
                 let dir = outURL.appendingPathComponent(String(format: "%02d-", i + 1) + folderName(p.name))
                 let summary = try session.run(outDirectory: dir, reporter: ProgressReporter(label: "[\(p.name)] "),

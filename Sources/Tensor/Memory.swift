@@ -222,9 +222,22 @@ public struct AllocationFailure: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// Peak resident set size of this process in bytes (`VmHWM`).
+/// Peak resident set size of this process in bytes (`VmHWM`), since the start or the last
+/// successful `resetProcessPeakRSS()`.
 public func processPeakRSS() -> Int {
     var usage = rusage()
     getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     return usage.ru_maxrss * 1024
+}
+
+/// Starts a new peak for `processPeakRSS()`, so several runs in one process (`llama-pretrain
+/// compare`) each report their own: returns the allocator's cached blocks to the system, then
+/// resets the kernel's high-water mark to the current RSS (Linux, `/proc/self/clear_refs`).
+/// Returns false where the kernel offers no reset; the peak then stays the process's.
+@discardableResult
+public func resetProcessPeakRSS() -> Bool {
+    Memory.releaseCache()
+    guard let file = fopen("/proc/self/clear_refs", "w") else { return false }
+    let written = fputs("5", file) >= 0
+    return fclose(file) == 0 && written
 }

@@ -33,6 +33,19 @@ final class MemoryTests: XCTestCase {
         withExtendedLifetime((a, b, c)) {}
     }
 
+    /// A freed 256 MiB tensor leaves the process's peak RSS until `resetProcessPeakRSS()`, which
+    /// hands the memory back and starts a new peak (what `llama-pretrain compare` does between runs).
+    func testProcessPeakRSSResetsAfterMemoryIsReturned() {
+        let megabytes = 256
+        do {
+            let big = Tensor.zeros([megabytes << 18])
+            XCTAssertEqual(big.sum(), 0) // touched, so resident
+        }
+        let peakWithTensor = processPeakRSS()
+        XCTAssertTrue(resetProcessPeakRSS(), "Linux offers /proc/self/clear_refs")
+        XCTAssertLessThan(processPeakRSS(), peakWithTensor - (megabytes / 2) << 20)
+    }
+
     func testPeakAndResetPeak() {
         Memory.resetPeak()
         let base = Memory.stats
