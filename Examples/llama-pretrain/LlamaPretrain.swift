@@ -87,7 +87,6 @@ struct LlamaPretrain: ParsableCommand {
                 outURL = shared.out.map { URL(fileURLWithPath: $0) } ?? dir
                 if Ranks.isLeader {
                     print("resuming \(dir.path) at step \(session.trainer.step) of \(session.configuration.training.steps)")
-                    for note in session.resumeNotes { print("note: \(note)") }
                 }
             } else {
                 let configuration = flags.configuration(shared)
@@ -95,6 +94,7 @@ struct LlamaPretrain: ParsableCommand {
                 outURL = URL(fileURLWithPath: shared.out ?? "runs/default")
             }
             if let world = Ranks.collective { try session.enableDataParallel(world, bucketBytes: Ranks.bucketBytes, compression: dpCompress) }
+            if Ranks.isLeader { for note in session.resumeNotes { print("note: \(note)") } }
             guard Ranks.isLeader else {
                 // Other ranks train in step with rank 0 and write nothing.
                 _ = try session.run(outDirectory: nil, reporter: nil, shouldStop: { false })

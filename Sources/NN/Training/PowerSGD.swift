@@ -12,7 +12,9 @@ import Tensor
 ///
 /// Q starts as a Gaussian drawn from the seed, the same on every rank, and every later Q is a mean
 /// over ranks, so all ranks hold the same P, Q and Ĝ (E_r differs per rank: it is this rank's own
-/// residual). The memories are not checkpointed: a resumed run starts them at zero again.
+/// residual). The memories are not checkpointed: a resumed run starts them at zero again (and Q
+/// from the seed), continuing the step count, so it compresses at once where the uninterrupted
+/// run did but is not bit-identical to it.
 public final class PowerSGDCompression {
     public let rank: Int
     public let plainSteps: Int
@@ -27,12 +29,14 @@ public final class PowerSGDCompression {
         init(error: Tensor, q: Tensor) { self.error = error; self.q = q }
     }
 
-    /// - Parameters: rank: r ≥ 1; plainSteps: steps sent uncompressed first; seed: Q's start.
-    public init(rank: Int = 4, plainSteps: Int = 10, seed: UInt64) {
+    /// - Parameters: rank: r ≥ 1; plainSteps: steps sent uncompressed first; seed: Q's start;
+    ///   startingStep: the optimizer step a resumed run continues from (its plain steps are behind it).
+    public init(rank: Int = 4, plainSteps: Int = 10, seed: UInt64, startingStep: Int = 0) {
         precondition(rank >= 1, "PowerSGD: rank \(rank) must be ≥ 1")
         self.rank = rank
         self.plainSteps = plainSteps
         self.seed = seed
+        step = startingStep
     }
 
     /// Whether `p` travels compressed once past the plain steps: a matrix with `(m + n)·r < m·n`.

@@ -33,7 +33,10 @@ extension PretrainSession {
             throw RunError("--moe models cannot train data parallel yet")
         }
         trainer.exchange = DataParallelExchange(collective: collective, model: model, bucketBytes: bucketBytes,
-                                                powerSGD: powerRank.map { PowerSGDCompression(rank: $0, seed: t.seed) })
+                                                powerSGD: powerRank.map { PowerSGDCompression(rank: $0, seed: t.seed, startingStep: trainer.step) })
+        if powerRank != nil, trainer.step > 0 {
+            resumeNotes.append("PowerSGD's error-feedback memories and Q are not in the checkpoint: they start again at zero and from the seed (compression continues at once), so the resumed run is not bit-identical to an uninterrupted one")
+        }
     }
 
     /// The PowerSGD rank of `--dp-compress` (`none`, `powersgd`, `powersgd(rank:R)`), nil for none.

@@ -127,6 +127,9 @@ final class DataParallelExchangeTests: XCTestCase {
         let rest = t.model.parameters.filter { $0.requiresGrad && !power.compresses($0) }.reduce(0) { $0 + $1.value.count }
         XCTAssertEqual(compressed.exchangeBytes?["exact"], rest * 4)
         XCTAssertTrue(compressed.loss.isFinite && compressed.gradNorm!.isFinite)
+        let resumed = PowerSGDCompression(rank: 2, plainSteps: 10, seed: 3, startingStep: 12)
+        XCTAssertTrue(resumed.isCompressing, "a resumed run does not repeat the plain steps")
+        XCTAssertEqual(resumed.step, 12)
         XCTAssertThrowsError(try PretrainSession.parseCompression("powersgd(rank:0)"))
         XCTAssertEqual(try PretrainSession.parseCompression("powersgd"), 4)
         XCTAssertNil(try PretrainSession.parseCompression("none"))
