@@ -20,7 +20,16 @@ public final class Parameter {
         }
     }
     private var _value: Tensor
-    public var grad: Tensor?
+    /// The accumulated gradient, counted under `.gradient`. A factored contribution that no one
+    /// took (`accumulateGrad(left:right:)`) is added on the first access.
+    public var grad: Tensor? {
+        get { materializeFactors(); return _grad }
+        _modify { materializeFactors(); yield &_grad }
+        set { factors = nil; _grad = newValue }
+    }
+    private var _grad: Tensor?
+    /// A gradient `left · rightᵀ` not formed yet (a projection estimator's estimate, ALGORITHMS.md §2–§4).
+    private var factors: (left: Tensor, right: Tensor)?
     public var requiresGrad: Bool
     /// Dotted path, e.g. `layers.0.attention.wq.weight`; set by the module that owns it.
     public var name: String
@@ -60,6 +69,35 @@ public final class Parameter {
         } else {
             grad!.addScaled(g)
         }
+    }
+
+    /// Adds the gradient `left · rightᵀ` — left (m, k), right (n, k) — keeping it factored while it
+    /// is the only contribution, so an optimizer that projects it (GaLore between refreshes) can
+    /// skip the (m, n) product (`takeFactoredGrad()`); any read of `grad` forms it.
+    public func accumulateGrad(left: Tensor, right: Tensor) {
+        precondition(left.rank == 2 && right.rank == 2 && [left.shape[0], right.shape[0]] == value.shape
+                        && left.shape[1] == right.shape[1],
+                     "factored gradient \(left.shape)·\(right.shape)ᵀ for parameter \(name) of shape \(value.shape)")
+        if _grad == nil && factors == nil {
+            factors = (left, right)
+        } else {
+            accumulateGrad(Memory.withCategory(.gradient) { Tensor.matmul(left, right, transposeB: true) })
+        }
+    }
+
+    /// The gradient's factors when it is exactly one factored contribution, which this removes (so
+    /// the gradient is then nil); nil otherwise, leaving the gradient as it is.
+    public func takeFactoredGrad() -> (left: Tensor, right: Tensor)? {
+        guard _grad == nil, let f = factors else { return nil }
+        factors = nil
+        return f
+    }
+
+    private func materializeFactors() {
+        guard let f = factors else { return }
+        factors = nil
+        let g = Memory.withCategory(.gradient) { Tensor.matmul(f.left, f.right, transposeB: true) }
+        if _grad == nil { _grad = g } else { _grad!.addScaled(g) }
     }
 
     public func zeroGrad() { grad = nil }

@@ -30,6 +30,12 @@ public struct Variable {
     /// Whether gradients flow into this variable (it is a trainable leaf or a recorded result).
     public var requiresGrad: Bool { origin != nil }
 
+    /// The trainable parameter this variable is the leaf of; nil for constants and op results.
+    public var parameter: Parameter? {
+        if case .parameter(let p)? = origin { return p }
+        return nil
+    }
+
     /// The same value cut from the tape.
     public func detached() -> Variable { Variable(value) }
 

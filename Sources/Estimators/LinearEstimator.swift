@@ -74,6 +74,10 @@ public protocol LinearEstimator: AnyObject, CustomStringConvertible {
     func save(input x: Tensor, weightShape: [Int]) -> EstimatorSaved
     /// Called in the backward. - Parameter delta: (N, m). - Returns: Ĝ, shaped like the weight (m, n).
     func weightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> Tensor
+    /// Ĝ as factors, `Ĝ = left · rightᵀ` with left (m, k) and right (n, k), for an estimate that is
+    /// low-rank by construction (the projection estimators); nil, without side effects, otherwise.
+    /// The backward calls this or `weightGradient`, once. Default nil.
+    func factoredWeightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> (left: Tensor, right: Tensor)?
     /// The estimator's persistent state as named tensors (for checkpoints); empty when stateless.
     func stateTensors() -> [String: Tensor]
     /// Restores what `stateTensors()` returned; throws `EstimatorStateError` on a mismatch.
@@ -92,6 +96,7 @@ public protocol LinearEstimator: AnyObject, CustomStringConvertible {
 }
 
 extension LinearEstimator {
+    public func factoredWeightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> (left: Tensor, right: Tensor)? { nil }
     public func stateTensors() -> [String: Tensor] { [:] }
     public func loadState(_ tensors: [String: Tensor]) throws {
         guard tensors.isEmpty else { throw EstimatorStateError(message: "\(self) is stateless but got state \(tensors.keys.sorted())") }
@@ -122,7 +127,7 @@ public func linear(_ x: Variable, _ weight: Variable, estimator: LinearEstimator
     let y = Tensor.matmul(x.value, w, transposeB: true)
     let saved = needs[1] ? estimator.save(input: x.value.reshaped([rows, n]), weightShape: weightShape)
                          : EstimatorSaved(activations: [])
-    let xShape = x.shape
+    let xShape = x.shape, parameter = weight.parameter
     var context = saved
     context.activations = [] // the tape owns them and frees them right after this backward
     // The weight is resident: the backward reads it from the closure, not from saved bytes.
@@ -132,7 +137,13 @@ public func linear(_ x: Variable, _ weight: Variable, estimator: LinearEstimator
         let dx = needs[0] ? Tensor.matmul(delta, w).reshaped(xShape) : nil
         var s = context
         s.activations = activations
-        let dw = needs[1] ? estimator.weightGradient(outputGradient: delta, saved: s, weightShape: weightShape) : nil
-        return [dx, dw]
+        guard needs[1] else { return [dx, nil] }
+        // A low-rank estimate of a parameter's gradient stays factored on the parameter, so an
+        // optimizer projecting it (GaLore) never forms the (m, n) product; the tape sees nil.
+        if let p = parameter, let f = estimator.factoredWeightGradient(outputGradient: delta, saved: s, weightShape: weightShape) {
+            p.accumulateGrad(left: f.left, right: f.right)
+            return [dx, nil]
+        }
+        return [dx, estimator.weightGradient(outputGradient: delta, saved: s, weightShape: weightShape)]
     }
 }

@@ -59,17 +59,25 @@ public final class GradLiteEstimator: SketchingEstimator {
     /// V_c, (n, k − p).
     public var core: Tensor { sketch.core }
 
-    /// - Parameter delta: (N, m). - Returns: Ĝ (m, n); with error feedback, the memory H itself.
-    public func weightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> Tensor {
-        let v = sketch.basis(for: saved)
+    /// Without error feedback: `Ĝ = [P_c, c·P_s] · Vᵀ` as its factors ((m, k), (n, k)).
+    public func factoredWeightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> (left: Tensor, right: Tensor)? {
+        guard !errorFeedback else { return nil }
         var p = ProjectionMath.projectedGradient(delta, saved.activations[0])    // (m, k)
         SketchExchange.meanOverRanks(&p)                                         // data parallel: the global batch's P
-        guard errorFeedback else {
-            if sketch.exploration > 0 {
-                ProjectionMath.scaleColumns(&p, (sketch.rank - sketch.exploration)..<sketch.rank, by: sketch.explorationScale)
-            }
-            return ProjectionMath.lift(p, v)
+        if sketch.exploration > 0 {
+            ProjectionMath.scaleColumns(&p, (sketch.rank - sketch.exploration)..<sketch.rank, by: sketch.explorationScale)
         }
+        return (p, sketch.basis(for: saved))
+    }
+
+    /// - Parameter delta: (N, m). - Returns: Ĝ (m, n); with error feedback, the memory H itself.
+    public func weightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> Tensor {
+        if let f = factoredWeightGradient(outputGradient: delta, saved: saved, weightShape: weightShape) {
+            return ProjectionMath.lift(f.left, f.right)
+        }
+        let v = sketch.basis(for: saved)
+        var p = ProjectionMath.projectedGradient(delta, saved.activations[0])    // (m, k)
+        SketchExchange.meanOverRanks(&p)
         if memory == nil { memory = Memory.withCategory(.gradient) { Tensor.zeros(weightShape) } }
         p.addMatmul(memory!, v, alpha: -1, beta: 1)                              // P − H V
         memory!.addMatmul(p, v, transposeB: true)                                // H += (P − H V) Vᵀ

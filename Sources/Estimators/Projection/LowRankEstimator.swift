@@ -32,8 +32,8 @@ public final class LowRankEstimator: SketchingEstimator {
     /// V, (n, k).
     public var basis: Tensor { sketch.basis }
 
-    /// - Parameter delta: (N, m). - Returns: `(δᵀ z) Vᵀ`, (m, n).
-    public func weightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> Tensor {
-        ProjectionMath.lift(SketchExchange.globalProjectedGradient(delta, saved.activations[0]), sketch.basis(for: saved))
+    /// `Ĝ = (δᵀ z) Vᵀ` as its factors ((m, k), (n, k)). - Parameter delta: (N, m).
+    public func factoredWeightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> (left: Tensor, right: Tensor)? {
+        (SketchExchange.globalProjectedGradient(delta, saved.activations[0]), sketch.basis(for: saved))
     }
 }

@@ -27,12 +27,12 @@ public final class OptimalProjectionEstimator: SketchingEstimator {
     }
     public var clock: EstimatorClock { sketch.clock }
 
-    /// - Parameter delta: (N, m). - Returns: (m, n).
-    public func weightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> Tensor {
+    /// `Ĝ = P Vᵀ` as its factors ((m, k), (n, k)). - Parameter delta: (N, m).
+    public func factoredWeightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> (left: Tensor, right: Tensor)? {
         let v = sketch.basis(for: saved)
         var p = ProjectionMath.projectedGradient(delta, saved.activations[0])      // (m, k)
         SketchExchange.meanOverRanks(&p)                                           // data parallel: the global batch's P
         sketch.accumulate(projected: p, basis: v, step: saved.step)
-        return ProjectionMath.lift(p, v)
+        return (p, v)
     }
 }

@@ -29,8 +29,8 @@ public final class RandomProjectionEstimator: SketchingEstimator {
     /// The projection of `step`, (n, k).
     public func projection(step: UInt64) -> Tensor { sketch.projection(step: step) }
 
-    /// - Parameter delta: (N, m). - Returns: (m, n).
-    public func weightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> Tensor {
-        ProjectionMath.lift(SketchExchange.globalProjectedGradient(delta, saved.activations[0]), sketch.basis(for: saved))
+    /// `Ĝ = (δᵀ z) Vᵀ` as its factors ((m, k), (n, k)). - Parameter delta: (N, m).
+    public func factoredWeightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> (left: Tensor, right: Tensor)? {
+        (SketchExchange.globalProjectedGradient(delta, saved.activations[0]), sketch.basis(for: saved))
     }
 }

@@ -154,6 +154,14 @@ extension SketchingEstimator {
 
     public func save(input x: Tensor, weightShape: [Int]) -> EstimatorSaved { sketch.sketch(of: x, for: self) }
 
+    /// `Ĝ = left · rightᵀ` from `factoredWeightGradient`, (m, n). - Parameter delta: (N, m).
+    public func weightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> Tensor {
+        guard let f = factoredWeightGradient(outputGradient: delta, saved: saved, weightShape: weightShape) else {
+            preconditionFailure("\(self): a sketching estimator gives factoredWeightGradient or its own weightGradient")
+        }
+        return ProjectionMath.lift(f.left, f.right)
+    }
+
     /// The group saves one z of `rows · k` floats, counted with its first member.
     public func savedBytes(rows: Int, weightShape: [Int]) -> Int { sketch.isLeader(self) ? rows * sketch.rank * 4 : 0 }
 

@@ -47,6 +47,9 @@ final class FusedBackward {
     private let slotIndex: [ObjectIdentifier: Int]
     private let parameters: [Parameter]
     private var update: ((_ slot: Int, _ gradient: Tensor, _ gradScale: Float) -> Void)?
+    /// Slots that take a factored gradient as it is (`Parameter.takeFactoredGrad()`): `accepts(slot)`
+    /// is asked first, then `update(slot, left, right, gradScale)` applies it. Nil: always dense.
+    var factored: (accepts: (_ slot: Int) -> Bool, update: (_ slot: Int, _ left: Tensor, _ right: Tensor, _ gradScale: Float) -> Void)?
 
     init(slots: [ParameterSlot], all: [Parameter]) {
         var index: [ObjectIdentifier: Int] = [:]
@@ -70,7 +73,12 @@ final class FusedBackward {
     func detach() { attached = false }
 
     private func gradientComplete(_ p: Parameter) {
-        guard attached, var g = p.grad else { return }
+        guard attached else { return }
+        if !measuring, let i = slotIndex[ObjectIdentifier(p)], let factored, factored.accepts(i), let f = p.takeFactoredGrad() {
+            factored.update(i, f.left, f.right, gradScale)
+            return
+        }
+        guard var g = p.grad else { return }
         p.grad = nil // freed before the update's own temporaries are made
         if measuring {
             squaredNorm += Double(g.squaredNorm())

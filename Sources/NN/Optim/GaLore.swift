@@ -30,9 +30,9 @@ public final class GaLore: SubspaceAdamOptimizer {
     }
 
     /// Refreshes the basis of `s` when due, then its projected Adam update from `g`.
-    override func update(_ s: SubspaceState, _ g: Tensor) {
+    override func update(_ s: SubspaceState, _ g: WeightGradient) {
         if core.isRefreshDue(s) {
-            if let q = GaLore.svdBasis(of: g, side: s.side, rank: s.rank) {
+            if let q = GaLore.svdBasis(of: g.dense, side: s.side, rank: s.rank) {
                 s.basis = q
             } else {
                 svdFailures += 1
@@ -41,6 +41,9 @@ public final class GaLore: SubspaceAdamOptimizer {
         }
         core.update(s, gradient: g, learningRate: learningRate)
     }
+
+    /// Between refreshes the update only projects the gradient, which a factored one allows.
+    override func acceptsFactored(_ s: SubspaceState) -> Bool { !core.isRefreshDue(s) }
 
     /// The top-r singular basis of `g` (m, n) on `side`, as `.optimizer` memory: `U_r` (m, r) on
     /// the left, `V_r` (n, r) on the right; nil when `g` is not finite or the SVD fails.

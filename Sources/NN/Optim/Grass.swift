@@ -64,7 +64,7 @@ public final class Grass: SubspaceAdamOptimizer {
     }
 
     /// Moves the basis of `s` when due, then its projected Adam update from `g` with recovery scaling.
-    override func update(_ s: SubspaceState, _ g: Tensor) {
+    override func update(_ s: SubspaceState, _ g: WeightGradient) {
         if s.step > 0 && core.isRefreshDue(s) { move(s, index: s.step / options.subspace.gap) }
         let recovery: ((Tensor, Tensor, Tensor) -> Tensor)? = options.recoveryScaling ? { g, r, n in
             let (u, norm) = Grass.recoveryScaling(gradient: g, basis: s.basis, projected: r, direction: n, side: s.side,

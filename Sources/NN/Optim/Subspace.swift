@@ -40,6 +40,21 @@ public struct SubspaceOptions: Equatable, Sendable {
     var adamOptions: AdamW.Options { AdamW.Options(beta1: beta1, beta2: beta2, eps: eps, states: states) }
 }
 
+/// A weight's gradient as a projected update receives it: the (m, n) tensor, or a projection
+/// estimator's low-rank estimate `left · rightᵀ` (left (m, k), right (n, k)) not formed yet.
+enum WeightGradient {
+    case dense(Tensor)
+    case factored(left: Tensor, right: Tensor)
+
+    /// The (m, n) gradient (formed here when factored).
+    var dense: Tensor {
+        switch self {
+        case .dense(let g): return g
+        case .factored(let l, let r): return Tensor.matmul(l, r, transposeB: true)
+        }
+    }
+}
+
 /// State of one projected weight: basis, moments of R, step count, and (Grass) the norm of the
 /// previous recovery-scaling term.
 final class SubspaceState {
@@ -70,9 +85,16 @@ final class SubspaceState {
     var basisShape: [Int] { basis.shape }
     var projectedShape: [Int] { moments.shape }
 
-    /// R: (r, n) = Qᵀ G on the left, (m, r) = G Q on the right.
-    func project(_ g: Tensor) -> Tensor {
-        side == .left ? Tensor.matmul(basis, g, transposeA: true) : Tensor.matmul(g, basis)
+    /// R: (r, n) = Qᵀ G on the left, (m, r) = G Q on the right; a factored G = L Fᵀ (L (m, k),
+    /// F (n, k)) is projected without forming it: (Qᵀ L) Fᵀ or L (Fᵀ Q).
+    func project(_ g: WeightGradient) -> Tensor {
+        switch g {
+        case .dense(let g):
+            return side == .left ? Tensor.matmul(basis, g, transposeA: true) : Tensor.matmul(g, basis)
+        case .factored(let l, let f):
+            return side == .left ? Tensor.matmul(Tensor.matmul(basis, l, transposeA: true), f, transposeB: true)
+                                 : Tensor.matmul(l, Tensor.matmul(f, basis, transposeA: true))
+        }
     }
 
     /// `target += alpha · (Q N or N Qᵀ)` in place.

@@ -36,25 +36,34 @@ final class SubspaceAdamCore {
     }
 
     /// Updates inside the backward from now on: `projected(s, g)` for a projected weight (g already
-    /// multiplied by the clip factor), the AdamW group's update for the others.
-    func attach(projected: @escaping (SubspaceState, Tensor) -> Void) {
+    /// multiplied by the clip factor), the AdamW group's update for the others. A projected weight
+    /// for which `acceptsFactored(s)` holds takes a factored gradient as it is.
+    func attach(projected: @escaping (SubspaceState, WeightGradient) -> Void, acceptsFactored: @escaping (SubspaceState) -> Bool) {
         fused.attach { [weak self] i, g, scale in
             guard let self else { return }
             if i < states.count {
-                projected(states[i], scale == 1 ? g : g * scale)
+                projected(states[i], .dense(scale == 1 ? g : g * scale))
             } else {
                 rest.update(i - states.count, g, learningRate: learningRate, gradScale: scale)
             }
         }
+        fused.factored = (accepts: { [weak self] i in
+                              guard let self, i < states.count else { return false }
+                              return acceptsFactored(states[i])
+                          },
+                          update: { [weak self] i, left, right, scale in
+                              guard let self else { return }
+                              projected(states[i], .factored(left: scale == 1 ? left : left * scale, right: right))
+                          })
     }
 
     /// Whether `s` is due for a basis refresh before its next update (steps 1, 1+T, 1+2T, … counted from 1).
     func isRefreshDue(_ s: SubspaceState) -> Bool { s.step % options.gap == 0 }
 
-    /// One projected Adam update of `s` from its gradient `g` (m, n); increments `s.step`.
+    /// One projected Adam update of `s` from its gradient `g` (m, n, or its factors); increments `s.step`.
     /// - Parameter recovery: Grass's recovery scaling of the discarded gradient, given
     ///   (g, R, N) and returning `U_rs` (m, n); nil for GaLore.
-    func update(_ s: SubspaceState, gradient g: Tensor, learningRate: Float,
+    func update(_ s: SubspaceState, gradient g: WeightGradient, learningRate: Float,
                 recovery: ((Tensor, Tensor, Tensor) -> Tensor)? = nil) {
         s.step += 1
         let r = s.project(g)
@@ -70,7 +79,7 @@ final class SubspaceAdamCore {
         let lr = learningRate * s.slot.options.learningRateScale
         let stepSize = lr * c.correction2.squareRoot() / c.correction1
         let p = s.slot.parameter
-        let scaledRecovery = recovery?(g, r, n)
+        let scaledRecovery = recovery?(g.dense, r, n)
         let wd = s.slot.weightDecay(default: weightDecay)
         p.updateInPlace { w in
             s.addLifted(n, alpha: -stepSize * options.scale, to: &w)

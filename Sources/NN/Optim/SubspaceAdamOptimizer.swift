@@ -23,7 +23,10 @@ public class SubspaceAdamOptimizer: FusedBackwardOptimizer {
     public var stepCount: Int { core.stepCount }
 
     public var updatesDuringBackward: Bool { core.fused.attached }
-    public func attach() { core.attach { [weak self] s, g in self?.update(s, g) } }
+    public func attach() {
+        core.attach(projected: { [weak self] s, g in self?.update(s, g) },
+                    acceptsFactored: { [weak self] s in self?.acceptsFactored(s) ?? false })
+    }
     public func detach() { core.fused.detach() }
     public func measureGradientNorm(maxNorm: Float, _ backward: () throws -> Void) rethrows -> Float {
         try core.fused.measure(maxNorm: maxNorm, backward)
@@ -31,15 +34,18 @@ public class SubspaceAdamOptimizer: FusedBackwardOptimizer {
 
     public func step() {
         Memory.withCategory(.workspace) {
-            for s in core.states { if let g = s.slot.parameter.grad { update(s, g) } }
+            for s in core.states { if let g = s.slot.parameter.grad { update(s, .dense(g)) } }
         }
         core.finishStep()
     }
 
     /// The projected update of one weight from its gradient `g` (already clipped).
-    func update(_ s: SubspaceState, _ g: Tensor) {
+    func update(_ s: SubspaceState, _ g: WeightGradient) {
         preconditionFailure("\(type(of: self)) does not define its update")
     }
+
+    /// Whether the update of `s` can take a factored gradient without forming it. Default false.
+    func acceptsFactored(_ s: SubspaceState) -> Bool { false }
 
     public func zeroGrad() { core.zeroGrad() }
 
