@@ -81,7 +81,7 @@ public final class Parameter {
         if _grad == nil && factors == nil {
             factors = (left, right)
         } else {
-            accumulateGrad(Memory.withCategory(.gradient) { Tensor.matmul(left, right, transposeB: true) })
+            accumulateGrad(Parameter.product(left, right))
         }
     }
 
@@ -96,8 +96,12 @@ public final class Parameter {
     private func materializeFactors() {
         guard let f = factors else { return }
         factors = nil
-        let g = Memory.withCategory(.gradient) { Tensor.matmul(f.left, f.right, transposeB: true) }
-        if _grad == nil { _grad = g } else { _grad!.addScaled(g) }
+        accumulateGrad(Parameter.product(f.left, f.right))
+    }
+
+    /// `left · rightᵀ`, (m, n), counted under `.gradient`.
+    private static func product(_ left: Tensor, _ right: Tensor) -> Tensor {
+        Memory.withCategory(.gradient) { Tensor.matmul(left, right, transposeB: true) }
     }
 
     public func zeroGrad() { grad = nil }

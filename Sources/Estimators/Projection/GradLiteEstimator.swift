@@ -62,8 +62,7 @@ public final class GradLiteEstimator: SketchingEstimator {
     /// Without error feedback: `Ĝ = [P_c, c·P_s] · Vᵀ` as its factors ((m, k), (n, k)).
     public func factoredWeightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> (left: Tensor, right: Tensor)? {
         guard !errorFeedback else { return nil }
-        var p = ProjectionMath.projectedGradient(delta, saved.activations[0])    // (m, k)
-        SketchExchange.meanOverRanks(&p)                                         // data parallel: the global batch's P
+        var p = SketchExchange.globalProjectedGradient(delta, saved.activations[0])   // P (m, k), over every rank's batch
         if sketch.exploration > 0 {
             ProjectionMath.scaleColumns(&p, (sketch.rank - sketch.exploration)..<sketch.rank, by: sketch.explorationScale)
         }
@@ -76,8 +75,7 @@ public final class GradLiteEstimator: SketchingEstimator {
             return ProjectionMath.lift(f.left, f.right)
         }
         let v = sketch.basis(for: saved)
-        var p = ProjectionMath.projectedGradient(delta, saved.activations[0])    // (m, k)
-        SketchExchange.meanOverRanks(&p)
+        var p = SketchExchange.globalProjectedGradient(delta, saved.activations[0])
         if memory == nil { memory = Memory.withCategory(.gradient) { Tensor.zeros(weightShape) } }
         p.addMatmul(memory!, v, alpha: -1, beta: 1)                              // P − H V
         memory!.addMatmul(p, v, transposeB: true)                                // H += (P − H V) Vᵀ

@@ -30,8 +30,7 @@ public final class OptimalProjectionEstimator: SketchingEstimator {
     /// `Ĝ = P Vᵀ` as its factors ((m, k), (n, k)). - Parameter delta: (N, m).
     public func factoredWeightGradient(outputGradient delta: Tensor, saved: EstimatorSaved, weightShape: [Int]) -> (left: Tensor, right: Tensor)? {
         let v = sketch.basis(for: saved)
-        var p = ProjectionMath.projectedGradient(delta, saved.activations[0])      // (m, k)
-        SketchExchange.meanOverRanks(&p)                                           // data parallel: the global batch's P
+        let p = SketchExchange.globalProjectedGradient(delta, saved.activations[0])   // P (m, k), over every rank's batch
         sketch.accumulate(projected: p, basis: v, step: saved.step)
         return (p, v)
     }
